@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { parseFlags, USAGE } from "./flags.ts";
+
+const fails = (args: string[], message: string) =>
+  assert.throws(() => parseFlags(args), { name: "UsageError", message });
+
+Deno.test("parseFlags() fills every default", () => {
+  assert.deepEqual(parseFlags([]), {
+    config: "config.yml",
+    httpPort: 8090,
+    httpHost: "0.0.0.0",
+    metricsPort: 9350,
+    metricsPath: "/metrics",
+    configmap: undefined,
+    once: false,
+    dryRun: false,
+    version: false,
+    help: false,
+  });
+});
+
+Deno.test("parseFlags() reads --x v and --x=v", () => {
+  const flags = parseFlags([
+    "--config",
+    "/etc/s3sync.yml",
+    "--http-port=0",
+    "--http-host",
+    "127.0.0.1",
+    "--metrics-port=9000",
+    "--metrics-path",
+    "/m",
+    "--configmap=ns/cm",
+    "--once",
+    "--dry-run",
+    "--version",
+    "--help",
+  ]);
+  assert.deepEqual(flags, {
+    config: "/etc/s3sync.yml",
+    httpPort: 0,
+    httpHost: "127.0.0.1",
+    metricsPort: 9000,
+    metricsPath: "/m",
+    configmap: "ns/cm",
+    once: true,
+    dryRun: true,
+    version: true,
+    help: true,
+  });
+});
+
+Deno.test("parseFlags() reads the Go tool's single-dash spellings", () => {
+  const flags = parseFlags(["-config", "x.yml", "-http-port=8091", "-once", "-metrics-port", "0"]);
+  assert.equal(flags.config, "x.yml");
+  assert.equal(flags.httpPort, 8091);
+  assert.equal(flags.metricsPort, 0);
+  assert.equal(flags.once, true);
+  assert.equal(parseFlags(["-config=y.yml"]).config, "y.yml");
+  assert.equal(parseFlags(["-h"]).help, true);
+  assert.equal(parseFlags(["-help"]).help, true);
+});
+
+Deno.test("parseFlags() takes the next argument as a value even when it starts with a dash", () => {
+  assert.equal(parseFlags(["-config", "-odd.yml"]).config, "-odd.yml");
+  assert.equal(parseFlags(["--config", "--odd.yml", "--once"]).config, "--odd.yml");
+});
+
+Deno.test("parseFlags() accepts Go-style boolean values and lets the last flag win", () => {
+  assert.equal(parseFlags(["-once=false"]).once, false);
+  assert.equal(parseFlags(["--dry-run=true"]).dryRun, true);
+  assert.equal(parseFlags(["--once", "--once=0"]).once, false);
+  assert.equal(parseFlags(["--config", "a", "--config=b"]).config, "b");
+  fails(["--once=maybe"], '--once: must be true or false, got "maybe"');
+});
+
+Deno.test("parseFlags() rejects unknown flags as typed", () => {
+  fails(["--foo"], 'unknown flag "--foo"');
+  fails(["-foo=1"], 'unknown flag "-foo"');
+  fails(["-x"], 'unknown flag "-x"');
+});
+
+Deno.test("parseFlags() rejects missing and empty values", () => {
+  fails(["--config"], "--config: missing value");
+  fails(["-http-port"], "--http-port: missing value");
+  fails(["--config="], "--config: must not be empty");
+});
+
+Deno.test("parseFlags() rejects bad ports, paths and configmap names", () => {
+  for (const bad of ["abc", "-1", "65536", "1.5", "0x10", " 80"]) {
+    fails(["--http-port", bad], `--http-port: must be an integer from 0 to 65535, got "${bad}"`);
+  }
+  fails(
+    ["--metrics-port=99999"],
+    '--metrics-port: must be an integer from 0 to 65535, got "99999"',
+  );
+  fails(["--metrics-path", "metrics"], '--metrics-path: must start with "/", got "metrics"');
+  for (const bad of ["cm", "ns/", "/cm", "a/b/c"]) {
+    fails(["--configmap", bad], `--configmap: must be "namespace/name", got "${bad}"`);
+  }
+});
+
+Deno.test("parseFlags() rejects positional arguments", () => {
+  fails(["config.yml"], 'unexpected argument "config.yml"');
+  fails(["--once", "--", "x"], 'unexpected argument "x"');
+});
+
+Deno.test("USAGE lists every flag with its default, and the exit codes", () => {
+  for (
+    const flag of ["--config", "--http-port", "--http-host", "--metrics-port", "--metrics-path"]
+  ) {
+    assert.match(USAGE, new RegExp(`${flag} .*\\(default `));
+  }
+  for (const flag of ["--configmap", "--once", "--dry-run", "--version", "-h, --help"]) {
+    assert.ok(USAGE.includes(flag), flag);
+  }
+  assert.match(USAGE, /Exit codes: 0 ok, 1 .*, 2 bad flags or config/);
+});

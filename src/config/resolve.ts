@@ -1,0 +1,120 @@
+/**
+ * Turns the parsed YAML (`unknown`) into the frozen `Config` the rest of the code sees, or throws a
+ * `ConfigError` naming the field and the rule. Pure: the environment and CPU count come in as
+ * arguments, so a reload and a test resolve the same way.
+ * @module
+ */
+
+import { ConfigError } from "../lib/errors.ts";
+import { type Config, LOG_LEVELS, type LogLevel } from "./types.ts";
+import { GLOBAL_KEYS, type RawConfig, SITE_KEYS } from "./raw.ts";
+import {
+  describe,
+  isMapping,
+  readCredentials,
+  readDuration,
+  readInt,
+  readString,
+} from "./check.ts";
+import { resolveSite, type SiteDefaults } from "./site.ts";
+import { checkSites } from "./overlap.ts";
+import { unknownKeyWarnings } from "./unknown.ts";
+import {
+  DEFAULT_RECONCILE_INTERVAL_MS,
+  DEFAULT_REGION,
+  DEFAULT_S3_OPS_RETRIES,
+  DEFAULT_UPLOAD_WORKERS,
+  DEFAULT_WATCH_INTERVAL_MS,
+  K8S_CHECKSUM_WORKERS,
+  MAX_RECONCILE_INTERVAL_MS,
+  MAX_RETRIES,
+  MAX_UPLOAD_QUEUE_BUFFER,
+  MAX_WATCH_INTERVAL_MS,
+  MAX_WORKERS,
+} from "./limits.ts";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Resolves a parsed config document; `warnings` lists what was accepted but looks wrong. */
+export function resolveConfig(
+  document: unknown,
+  env: Env,
+  cpuCount: number,
+): { config: Config; warnings: string[] } {
+  const raw = asMapping(document);
+  const warnings = unknownKeyWarnings(raw, GLOBAL_KEYS, "");
+
+  const defaults: SiteDefaults = {
+    region: readString(raw.aws_region, "aws_region") ?? (env.AWS_REGION || undefined) ??
+      (env.AWS_DEFAULT_REGION || undefined) ?? DEFAULT_REGION,
+    credentials: readCredentials(raw, ""),
+    watchIntervalMs:
+      readDuration(raw.watch_interval, "watch_interval", MAX_WATCH_INTERVAL_MS, false) ??
+        DEFAULT_WATCH_INTERVAL_MS,
+    s3OpsRetries: readInt(raw.s3_ops_retries, "s3_ops_retries", 1, MAX_RETRIES) ??
+      DEFAULT_S3_OPS_RETRIES,
+    reconcileIntervalMs: readDuration(
+      raw.reconcile_interval,
+      "reconcile_interval",
+      MAX_RECONCILE_INTERVAL_MS,
+      true,
+    ) ?? DEFAULT_RECONCILE_INTERVAL_MS,
+  };
+  const logLevel = readLogLevel(raw.loglevel);
+  const uploadQueueBuffer =
+    readInt(raw.upload_queue_buffer, "upload_queue_buffer", 0, MAX_UPLOAD_QUEUE_BUFFER) ?? 0;
+  const uploadWorkers = readInt(raw.upload_workers, "upload_workers", 1, MAX_WORKERS) ??
+    DEFAULT_UPLOAD_WORKERS;
+  const checksumWorkers = readInt(raw.checksum_workers, "checksum_workers", 1, MAX_WORKERS) ??
+    defaultChecksumWorkers(env, cpuCount);
+
+  if (!Array.isArray(raw.sites) || raw.sites.length === 0) {
+    const got = raw.sites === undefined ? "" : `, got ${describe(raw.sites)}`;
+    throw new ConfigError("sites", `must be a non-empty list of sites${got}`);
+  }
+  const sites = raw.sites.map((site: unknown, i) => {
+    if (isMapping(site)) warnings.push(...unknownKeyWarnings(site, SITE_KEYS, `sites[${i}].`));
+    return resolveSite(site, i, defaults, warnings);
+  });
+  checkSites(sites);
+
+  const config: Config = { logLevel, uploadQueueBuffer, uploadWorkers, checksumWorkers, sites };
+  return { config: deepFreeze(config), warnings };
+}
+
+function asMapping(document: unknown): RawConfig {
+  if (document === undefined || document === null) {
+    throw new ConfigError("", 'the config is empty: it must be a mapping with at least "sites"');
+  }
+  if (!isMapping(document)) {
+    // Only the kind: a scalar document may be some other file (a key file) passed by mistake.
+    const kind = Array.isArray(document) ? "a list" : `a ${typeof document}`;
+    throw new ConfigError("", `the config must be a mapping of settings, got ${kind}`);
+  }
+  return document;
+}
+
+function readLogLevel(value: unknown): LogLevel {
+  const text = readString(value, "loglevel");
+  if (text === undefined) return "info";
+  const level = LOG_LEVELS.find((l) => l === text.toLowerCase());
+  if (level) return level;
+  const valid = LOG_LEVELS.map((l) => `"${l}"`).join(", ");
+  throw new ConfigError("loglevel", `must be one of ${valid}, got ${describe(text)}`);
+}
+
+function defaultChecksumWorkers(env: Env, cpuCount: number): number {
+  // As the Go tool: in a pod the CPU count is the node's, so a fixed small number avoids
+  // throttling.
+  if (env.KUBERNETES_SERVICE_HOST) return K8S_CHECKSUM_WORKERS;
+  return Math.min(MAX_WORKERS, Math.max(1, Math.floor(cpuCount) * 2));
+}
+
+/** Freezes objects and arrays all the way down; RegExps too, safe as none has the g flag. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { resolveConfig } from "./resolve.ts";
+
+const SITE = { local_path: "/data", bucket: "b" };
+const resolve = (raw: unknown, env: Record<string, string> = {}, cpus = 4) =>
+  resolveConfig(raw, env, cpus);
+const config = (raw: Record<string, unknown>, env: Record<string, string> = {}) =>
+  resolve({ sites: [SITE], ...raw }, env).config;
+const fails = (raw: unknown, message: string, env: Record<string, string> = {}) =>
+  assert.throws(() => resolve(raw, env), { name: "ConfigError", message });
+const failsGlobal = (raw: Record<string, unknown>, message: string) =>
+  fails({ sites: [SITE], ...raw }, message);
+
+/** The message of what `fn` throws; assert.throws() returns nothing to inspect. */
+function thrown(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.equal((err as Error).name, "ConfigError");
+    return (err as Error).message;
+  }
+  throw new assert.AssertionError({ message: "expected a ConfigError" });
+}
+
+Deno.test("resolveConfig() rejects an empty document and non-mappings", () => {
+  fails(null, 'the config is empty: it must be a mapping with at least "sites"');
+  fails(undefined, 'the config is empty: it must be a mapping with at least "sites"');
+  fails([1, 2], "the config must be a mapping of settings, got a list");
+  fails("AKIA-secret-ish", "the config must be a mapping of settings, got a string");
+});
+
+Deno.test("resolveConfig() requires a non-empty list of sites", () => {
+  fails({}, "sites: must be a non-empty list of sites");
+  fails({ sites: [] }, "sites: must be a non-empty list of sites, got []");
+  fails({ sites: "x" }, 'sites: must be a non-empty list of sites, got "x"');
+  fails({ sites: [5] }, "sites[0]: must be a mapping, got 5");
+});
+
+Deno.test("resolveConfig() fills every global default", () => {
+  const { config: c, warnings } = resolve({ sites: [SITE] }, {}, 3);
+  assert.deepEqual(warnings, []);
+  assert.equal(c.logLevel, "info");
+  assert.equal(c.uploadQueueBuffer, 0);
+  assert.equal(c.uploadWorkers, 10);
+  assert.equal(c.checksumWorkers, 6);
+  const s = c.sites[0];
+  assert.ok(s);
+  assert.equal(s.bucketRegion, "us-east-1");
+  assert.equal(s.watchIntervalMs, 1000);
+  assert.equal(s.s3OpsRetries, 5);
+  assert.equal(s.reconcileIntervalMs, 3_600_000);
+  assert.equal(s.credentials, undefined);
+});
+
+Deno.test("resolveConfig() reads every global setting", () => {
+  const c = config({
+    loglevel: "DEBUG",
+    upload_queue_buffer: 100,
+    upload_workers: 4,
+    checksum_workers: 3,
+    watch_interval: "500ms",
+    s3_ops_retries: 2,
+    reconcile_interval: "0",
+    aws_region: "eu-west-1",
+  });
+  assert.equal(c.logLevel, "debug");
+  assert.equal(c.uploadQueueBuffer, 100);
+  assert.equal(c.uploadWorkers, 4);
+  assert.equal(c.checksumWorkers, 3);
+  assert.equal(c.sites[0]?.watchIntervalMs, 500);
+  assert.equal(c.sites[0]?.s3OpsRetries, 2);
+  assert.equal(c.sites[0]?.reconcileIntervalMs, 0);
+  assert.equal(c.sites[0]?.bucketRegion, "eu-west-1");
+  assert.equal(config({ reconcile_interval: 0 }).sites[0]?.reconcileIntervalMs, 0);
+});
+
+Deno.test("resolveConfig() takes the region from AWS_REGION, then AWS_DEFAULT_REGION", () => {
+  const env = { AWS_REGION: "eu-north-1", AWS_DEFAULT_REGION: "ap-south-1" };
+  assert.equal(config({}, env).sites[0]?.bucketRegion, "eu-north-1");
+  assert.equal(
+    config({}, { AWS_DEFAULT_REGION: "ap-south-1" }).sites[0]?.bucketRegion,
+    "ap-south-1",
+  );
+  assert.equal(config({ aws_region: "us-west-2" }, env).sites[0]?.bucketRegion, "us-west-2");
+});
+
+Deno.test("resolveConfig() runs 2 checksum workers under Kubernetes", () => {
+  assert.equal(config({}, { KUBERNETES_SERVICE_HOST: "10.0.0.1" }).checksumWorkers, 2);
+  assert.equal(resolve({ sites: [SITE] }, {}, 1).config.checksumWorkers, 2);
+  assert.equal(resolve({ sites: [SITE] }, {}, 16).config.checksumWorkers, 32);
+});
+
+Deno.test("resolveConfig() checks integer types and bounds", () => {
+  failsGlobal(
+    { upload_workers: "10" },
+    'upload_workers: must be an integer from 1 to 1024, got "10"',
+  );
+  failsGlobal(
+    { upload_workers: 1.5 },
+    "upload_workers: must be an integer from 1 to 1024, got 1.5",
+  );
+  failsGlobal({ upload_workers: 0 }, "upload_workers: must be an integer from 1 to 1024, got 0");
+  failsGlobal(
+    { upload_workers: 1025 },
+    "upload_workers: must be an integer from 1 to 1024, got 1025",
+  );
+  failsGlobal(
+    { checksum_workers: 1e20 },
+    "checksum_workers: must be an integer from 1 to 1024, got 100000000000000000000",
+  );
+  failsGlobal({ s3_ops_retries: 101 }, "s3_ops_retries: must be an integer from 1 to 100, got 101");
+  failsGlobal({ s3_ops_retries: 0 }, "s3_ops_retries: must be an integer from 1 to 100, got 0");
+  failsGlobal(
+    { upload_queue_buffer: -1 },
+    "upload_queue_buffer: must be an integer from 0 to 1000000, got -1",
+  );
+  failsGlobal(
+    { upload_queue_buffer: 1_000_001 },
+    "upload_queue_buffer: must be an integer from 0 to 1000000, got 1000001",
+  );
+  failsGlobal(
+    { upload_workers: [1] },
+    "upload_workers: must be an integer from 1 to 1024, got [1]",
+  );
+});
+
+Deno.test("resolveConfig() checks durations", () => {
+  failsGlobal(
+    { watch_interval: "0s" },
+    'watch_interval: must be a duration greater than 0 and at most 24h, got "0s"',
+  );
+  failsGlobal(
+    { watch_interval: "25h" },
+    'watch_interval: must be a duration greater than 0 and at most 24h, got "25h"',
+  );
+  failsGlobal(
+    { watch_interval: 1000 },
+    'watch_interval: must be a duration such as "30s" or "1m30s", got 1000',
+  );
+  failsGlobal(
+    { watch_interval: "1000" },
+    'watch_interval: invalid duration "1000": missing unit (ns, us, ms, s, m, h)',
+  );
+  failsGlobal(
+    { reconcile_interval: "721h" },
+    'reconcile_interval: must be a duration 0 (disabled) and at most 720h, got "721h"',
+  );
+  failsGlobal(
+    { reconcile_interval: "-1h" },
+    'reconcile_interval: invalid duration "-1h": must not be negative',
+  );
+});
+
+Deno.test("resolveConfig() checks loglevel and aws_region", () => {
+  failsGlobal(
+    { loglevel: "verbose" },
+    'loglevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "panic", ' +
+      'got "verbose"',
+  );
+  failsGlobal({ aws_region: 5 }, "aws_region: must be a string, got 5 (put it in quotes)");
+});
+
+Deno.test("resolveConfig() truncates long values in messages", () => {
+  const long = "x".repeat(200);
+  failsGlobal({ loglevel: [long] }, `loglevel: must be a string, got ["${"x".repeat(55)}...`);
+});
+
+Deno.test("resolveConfig() prefers site credentials, then global ones, then none", () => {
+  const global = { access_key: "GA", secret_access_key: "GS" };
+  const own = { ...SITE, bucket: "own", access_key: "SA", secret_access_key: "SS" };
+  const c = resolve({ ...global, sites: [SITE, own] }).config;
+  assert.deepEqual(c.sites[0]?.credentials, { accessKeyId: "GA", secretAccessKey: "GS" });
+  assert.deepEqual(c.sites[1]?.credentials, { accessKeyId: "SA", secretAccessKey: "SS" });
+  assert.equal(config({ access_key: "" }).sites[0]?.credentials, undefined);
+});
+
+Deno.test("resolveConfig() rejects half a credentials pair", () => {
+  failsGlobal({ access_key: "A" }, "secret_access_key: required when access_key is set");
+  failsGlobal({ secret_access_key: "S" }, "access_key: required when secret_access_key is set");
+  fails(
+    { access_key: "GA", secret_access_key: "GS", sites: [{ ...SITE, access_key: "A" }] },
+    "sites[0].secret_access_key: required when access_key is set",
+  );
+});
+
+Deno.test("resolveConfig() never puts a key or secret in a message", () => {
+  const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET";
+  for (const bad of [[secret], { v: secret }, 12345678901]) {
+    for (const field of ["access_key", "secret_access_key"]) {
+      const raws = [{ sites: [SITE], [field]: bad }, { sites: [{ ...SITE, [field]: bad }] }];
+      for (const raw of raws) {
+        const message = thrown(() => resolve(raw));
+        assert.match(
+          message,
+          /access_key: must be a string, got <redacted (list|mapping|number)>$/,
+        );
+        assert.ok(!message.includes(secret) && !message.includes("12345678901"), message);
+      }
+    }
+  }
+});
+
+Deno.test("resolveConfig() warns about unknown keys and suggests the closest one", () => {
+  const { warnings } = resolve({
+    sites: [{ ...SITE, retire_delete: true, colour: "blue" }],
+    upload_worker: 3,
+  });
+  assert.deepEqual(warnings, [
+    'upload_worker: unknown key, did you mean "upload_workers"?',
+    'sites[0].retire_delete: unknown key, did you mean "retire_deleted"?',
+    "sites[0].colour: unknown key, ignored",
+  ]);
+});
+
+Deno.test("resolveConfig() returns a deeply frozen config", () => {
+  const c = config({});
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sites) && Object.isFrozen(c.sites[0]));
+  assert.ok(Object.isFrozen(c.sites[0]?.inclusions) && Object.isFrozen(c.sites[0]?.inclusions[0]));
+  assert.equal(c.sites[0]?.inclusions[0]?.test("a/b.txt"), true); // frozen RegExps still match
+});

@@ -1,0 +1,171 @@
+/**
+ * Resolves one entry of `sites` into a `SiteConfig`, filling each default from the global settings.
+ * @module
+ */
+
+import { posix } from "node:path";
+import { ConfigError } from "../lib/errors.ts";
+import { type Credentials, type SiteConfig, STORAGE_CLASSES, type StorageClass } from "./types.ts";
+import {
+  describe,
+  isMapping,
+  readBool,
+  readCredentials,
+  readDuration,
+  readInt,
+  readString,
+  readStringList,
+} from "./check.ts";
+import { compileGoRegExp } from "./regex.ts";
+import type { RawSite } from "./raw.ts";
+import {
+  DEFAULT_INCLUSIONS,
+  MAX_RECONCILE_INTERVAL_MS,
+  MAX_RETRIES,
+  MAX_WATCH_INTERVAL_MS,
+} from "./limits.ts";
+
+/** The global settings a site falls back to. */
+export interface SiteDefaults {
+  readonly region: string;
+  readonly credentials: Credentials | undefined;
+  readonly watchIntervalMs: number;
+  readonly s3OpsRetries: number;
+  readonly reconcileIntervalMs: number;
+}
+
+/** Resolves `sites[index]`; pushes non-fatal remarks onto `warnings`. */
+export function resolveSite(
+  value: unknown,
+  index: number,
+  defaults: SiteDefaults,
+  warnings: string[],
+): SiteConfig {
+  const at = `sites[${index}]`;
+  if (!isMapping(value)) throw new ConfigError(at, `must be a mapping, got ${describe(value)}`);
+  const raw: RawSite = value;
+  const f = (key: string) => `${at}.${key}`;
+
+  const bucket = readBucket(raw.bucket, f("bucket"));
+  const bucketPath = readBucketPath(raw.bucket_path, f("bucket_path"));
+  const inclusions = readPatterns(raw.inclusions, f("inclusions")) ?? DEFAULT_INCLUSIONS;
+  if (inclusions.length === 0) {
+    warnings.push(`${f("inclusions")}: empty list, no file will be synced`);
+  }
+  return {
+    name: readString(raw.name, f("name")) ?? (bucketPath ? `${bucket}/${bucketPath}` : bucket),
+    localPath: readLocalPath(raw.local_path, f("local_path")),
+    endpoint: readEndpoint(raw.endpoint, f("endpoint")),
+    bucket,
+    bucketPath,
+    bucketRegion: readString(raw.bucket_region, f("bucket_region")) ?? defaults.region,
+    retireDeleted: readBool(raw.retire_deleted, f("retire_deleted")) ?? false,
+    storageClass: readStorageClass(raw.storage_class, f("storage_class")),
+    credentials: readCredentials(raw, `${at}.`) ?? defaults.credentials,
+    watchIntervalMs:
+      readDuration(raw.watch_interval, f("watch_interval"), MAX_WATCH_INTERVAL_MS, false) ??
+        defaults.watchIntervalMs,
+    s3OpsRetries: readInt(raw.s3_ops_retries, f("s3_ops_retries"), 1, MAX_RETRIES) ??
+      defaults.s3OpsRetries,
+    exclusions: (readPatterns(raw.exclusions, f("exclusions")) ?? []).map((p, i) =>
+      compile(p, `${f("exclusions")}[${i}]`)
+    ),
+    inclusions: inclusions.map((p, i) => compile(p, `${f("inclusions")}[${i}]`)),
+    reconcileIntervalMs: readDuration(
+      raw.reconcile_interval,
+      f("reconcile_interval"),
+      MAX_RECONCILE_INTERVAL_MS,
+      true,
+    ) ?? defaults.reconcileIntervalMs,
+  };
+}
+
+function readLocalPath(value: unknown, field: string): string {
+  const text = readString(value, field);
+  if (text === undefined) throw new ConfigError(field, "required (the folder to sync)");
+  // Relative paths would depend on the daemon's working directory, which differs under systemd/k8s.
+  if (!posix.isAbsolute(text)) {
+    throw new ConfigError(field, `must be an absolute path, got ${describe(text)}`);
+  }
+  const normal = posix.normalize(text);
+  return normal.length > 1 ? normal.replace(/\/+$/, "") : normal;
+}
+
+function readBucket(value: unknown, field: string): string {
+  const text = readString(value, field);
+  if (text === undefined) throw new ConfigError(field, "required (the bucket to sync to)");
+  if (text.includes("/")) {
+    throw new ConfigError(
+      field,
+      `must be a bucket name without "/", got ${describe(text)} (put the prefix in bucket_path)`,
+    );
+  }
+  return text;
+}
+
+function readBucketPath(value: unknown, field: string): string {
+  const text = readString(value, field) ?? "";
+  const trimmed = text.replace(/^\/+|\/+$/g, "");
+  if (trimmed === "") return "";
+  const segments = trimmed.split("/");
+  // Keys with such segments would not map back to the same local file, so scans would never agree.
+  if (segments.includes("")) {
+    throw new ConfigError(field, `must not contain empty segments ("//"), got ${describe(text)}`);
+  }
+  if (segments.some((s) => s === "." || s === "..")) {
+    throw new ConfigError(field, `must not contain "." or ".." segments, got ${describe(text)}`);
+  }
+  return trimmed;
+}
+
+function readEndpoint(value: unknown, field: string): string | undefined {
+  const text = readString(value, field)?.trim();
+  if (!text) return undefined;
+  const rule = `must be a host name or an http(s) URL, got ${describe(text)}`;
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? text : `https://${text}`);
+  } catch {
+    throw new ConfigError(field, rule);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(field, `must use http or https, got ${describe(text)}`);
+  }
+  // The URL would end up in logs and /info; keys belong in access_key/secret_access_key.
+  if (url.username || url.password) {
+    throw new ConfigError(
+      field,
+      "must not contain credentials (use access_key and secret_access_key)",
+    );
+  }
+  if (url.search || url.hash) throw new ConfigError(field, rule);
+  return url.href.replace(/\/+$/, "");
+}
+
+function readStorageClass(value: unknown, field: string): StorageClass {
+  const text = readString(value, field);
+  if (text === undefined) return "STANDARD";
+  const found = STORAGE_CLASSES.find((c) => c === text.toUpperCase());
+  if (found) return found;
+  const valid = STORAGE_CLASSES.map((c) => `"${c}"`).join(", ");
+  throw new ConfigError(field, `must be one of ${valid}, got ${describe(text)}`);
+}
+
+function readPatterns(value: unknown, field: string): readonly string[] | undefined {
+  if (value !== undefined && value !== null && !Array.isArray(value)) {
+    throw new ConfigError(field, `must be a list of regular expressions, got ${describe(value)}`);
+  }
+  return readStringList(value, field);
+}
+
+function compile(pattern: string, field: string): RegExp {
+  try {
+    return compileGoRegExp(pattern);
+  } catch (err) {
+    throw new ConfigError(
+      field,
+      `invalid regular expression ${describe(pattern)}: ${(err as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The resolved, frozen config that the rest of the code sees. What the user wrote (the YAML shape) lives
+ * in `raw.ts`; `resolve.ts` turns one into the other, once, at start-up or reload.
+ * @module
+ */
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "panic"] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Storage classes S3 accepts on PutObject; the first is the default. */
+export const STORAGE_CLASSES = [
+  "STANDARD",
+  "REDUCED_REDUNDANCY",
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "INTELLIGENT_TIERING",
+  "GLACIER",
+  "DEEP_ARCHIVE",
+  "GLACIER_IR",
+  "OUTPOSTS",
+  "SNOW",
+  "EXPRESS_ONEZONE",
+] as const;
+export type StorageClass = typeof STORAGE_CLASSES[number];
+
+export interface Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface SiteConfig {
+  /** `name` as written, or `bucket/bucket_path` (just `bucket` when the path is empty). */
+  readonly name: string;
+  /** Absolute, normalised, without a trailing slash (except for "/"). */
+  readonly localPath: string;
+  /** Full URL with scheme (https when none was written); undefined means AWS itself. */
+  readonly endpoint: string | undefined;
+  readonly bucket: string;
+  /** Without leading or trailing slashes; "" means the whole bucket. */
+  readonly bucketPath: string;
+  readonly bucketRegion: string;
+  readonly retireDeleted: boolean;
+  readonly storageClass: StorageClass;
+  /** Site keys, else global keys, else undefined: the SDK's default chain decides. */
+  readonly credentials: Credentials | undefined;
+  readonly watchIntervalMs: number;
+  readonly s3OpsRetries: number;
+  /** Tested against the path relative to `localPath`, with "/" separators. Exclusions win. */
+  readonly exclusions: readonly RegExp[];
+  readonly inclusions: readonly RegExp[];
+  /** Full reconcile period that heals what a missed event left behind; 0 disables. */
+  readonly reconcileIntervalMs: number;
+}
+
+export interface Config {
+  readonly logLevel: LogLevel;
+  readonly uploadQueueBuffer: number;
+  readonly uploadWorkers: number;
+  readonly checksumWorkers: number;
+  readonly sites: readonly SiteConfig[];
+}
+
+/** Command-line flags; they are read once and never reloaded. */
+export interface Flags {
+  readonly config: string;
+  readonly httpPort: number;
+  readonly httpHost: string;
+  readonly metricsPort: number;
+  readonly metricsPath: string;
+  readonly configmap: string | undefined;
+  readonly once: boolean;
+  readonly dryRun: boolean;
+  readonly version: boolean;
+  readonly help: boolean;
+}

@@ -1,0 +1,68 @@
+/**
+ * The only module that writes to the console. One line per event: time, level, message, then
+ * `key=value` fields. Registered secrets are masked in every line as a last line of defence; the code
+ * is still written never to pass them here.
+ * @module
+ */
+
+import { LOG_LEVELS, type LogLevel } from "../config/types.ts";
+
+export type Fields = Record<string, string | number | boolean | undefined>;
+
+const rank = (level: LogLevel): number => LOG_LEVELS.indexOf(level);
+const encoder = new TextEncoder();
+const secrets = new Set<string>();
+let threshold = rank("info");
+
+/** Sets the level; a reload may raise verbosity but never lower it, as the original did. */
+export function setLogLevel(level: LogLevel, { allowLower = true } = {}): void {
+  const next = rank(level);
+  if (allowLower || next < threshold) threshold = next;
+}
+
+export function logLevel(): LogLevel {
+  return LOG_LEVELS[threshold] ?? "info";
+}
+
+export function isLogged(level: LogLevel): boolean {
+  return rank(level) >= threshold;
+}
+
+/** Masks `value` wherever it would appear in a log line. Short values would mask too much. */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 8) secrets.add(value);
+}
+
+function formatValue(value: string | number | boolean): string {
+  if (typeof value !== "string") return String(value);
+  return /^[\w./:@-]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+export function formatLine(level: LogLevel, message: string, fields: Fields = {}): string {
+  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}`;
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
+  }
+  for (const secret of secrets) line = line.replaceAll(secret, "<redacted>");
+  return line;
+}
+
+function write(level: LogLevel, message: string, fields?: Fields): void {
+  if (!isLogged(level)) return;
+  // Sync writes keep lines whole and ordered, and nothing is lost when the process exits right after.
+  Deno.stderr.writeSync(encoder.encode(formatLine(level, message, fields) + "\n"));
+}
+
+export const log = {
+  trace: (message: string, fields?: Fields): void => write("trace", message, fields),
+  debug: (message: string, fields?: Fields): void => write("debug", message, fields),
+  info: (message: string, fields?: Fields): void => write("info", message, fields),
+  warn: (message: string, fields?: Fields): void => write("warn", message, fields),
+  error: (message: string, fields?: Fields): void => write("error", message, fields),
+};
+
+/** Plain output for humans (summaries, dry-run plans) on stdout, masked like log lines. */
+export function print(text: string): void {
+  for (const secret of secrets) text = text.replaceAll(secret, "<redacted>");
+  Deno.stdout.writeSync(encoder.encode(text + "\n"));
+}

@@ -1,0 +1,53 @@
+/**
+ * What the checksum and upload stages need from a site, and the counters they keep for it. The
+ * stages see this narrow shape, never the site itself.
+ * @module
+ */
+
+import type { SiteConfig } from "../config/types.ts";
+import type { ObjectStore, RemoteObject } from "../store/types.ts";
+
+export type ErrorScope = "local" | "cloud" | "watcher";
+
+export class SiteStats {
+  checked = 0;
+  uploaded = 0;
+  copied = 0;
+  deleted = 0;
+  bytesUploaded = 0;
+  failedJobs = 0;
+  errors: Record<ErrorScope, number> = { local: 0, cloud: 0, watcher: 0 };
+  lastError: string | undefined;
+  lastErrorAt: Date | undefined;
+  lastSyncAt: Date | undefined;
+
+  recordError(scope: ErrorScope, message: string): void {
+    this.errors[scope]++;
+    this.lastError = message;
+    this.lastErrorAt = new Date();
+  }
+
+  get errorCount(): number {
+    return this.errors.local + this.errors.cloud + this.errors.watcher;
+  }
+}
+
+/** One change the upload stage makes; `rel` is the path relative to the site's local_path. */
+export type Action =
+  | { readonly kind: "upload"; readonly rel: string; readonly md5?: string }
+  | { readonly kind: "copy"; readonly rel: string; readonly size: number }
+  | { readonly kind: "delete"; readonly rel: string };
+
+export interface SiteContext {
+  readonly config: SiteConfig;
+  readonly store: ObjectStore;
+  /** What we believe is in the bucket, by relative path: from the listing, then kept up to date. */
+  readonly remote: Map<string, RemoteObject>;
+  readonly stats: SiteStats;
+  readonly dryRun: boolean;
+  keyOf(rel: string): string;
+  localPath(rel: string): string;
+  isIncluded(rel: string): boolean;
+  /** The guard against mass deletion: false when local_path is missing, not a folder or unreadable. */
+  rootIsPresent(): Promise<boolean>;
+}

@@ -1,0 +1,202 @@
+/**
+ * Moving bytes: a file to an object (one PUT up to PART_SIZE, parts above it), and an object onto
+ * itself with a new storage class (one CopyObject up to 5 GiB, a multipart copy above it). Data is
+ * streamed from disk or read one part at a time, never whole; each byte is read once.
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
+import { Transform } from "node:stream";
+import mime from "mime";
+import type { CompletedPart, ObjectStore, PutOptions } from "../store/types.ts";
+import { isMultipart, MAX_COPY_SIZE, MiB, multipartEtag, partCount, partSizeFor } from "./etag.ts";
+
+/** Metadata key holding the MD5 of the content, for objects whose ETag is not MD5-based. */
+export const MD5_METADATA = "s3sync-md5";
+
+/** The file no longer has the size it had when the upload started. */
+export class FileChangedError extends Error {
+  constructor(path: string) {
+    super(`File "${path}" changed while it was being uploaded`);
+    this.name = "FileChangedError";
+  }
+}
+
+export function contentTypeOf(path: string): string {
+  return mime.getType(path) ?? "application/octet-stream";
+}
+
+export interface UploadRequest {
+  readonly key: string;
+  readonly path: string;
+  readonly size: number;
+  readonly storageClass: string;
+  /** Known when the checksum stage hashed the file; stored as metadata. */
+  readonly md5?: string;
+}
+
+/** Returns the object's ETag: the server's, or our own computation when the server sends none. */
+export async function uploadFile(
+  store: ObjectStore,
+  request: UploadRequest,
+  signal?: AbortSignal,
+): Promise<{ etag: string }> {
+  const options: PutOptions = {
+    storageClass: request.storageClass,
+    contentType: contentTypeOf(request.path),
+    metadata: request.md5 ? { [MD5_METADATA]: request.md5 } : undefined,
+  };
+  return isMultipart(request.size)
+    ? await uploadParts(store, request, options, signal)
+    : await uploadWhole(store, request, options, signal);
+}
+
+async function uploadWhole(
+  store: ObjectStore,
+  { key, path, size }: UploadRequest,
+  options: PutOptions,
+  signal?: AbortSignal,
+): Promise<{ etag: string }> {
+  // Opened before the request, so an unreadable file is a local error, not a failed upload.
+  const file = await open(path, "r");
+  let hash = createHash("md5");
+  let sent = 0;
+  let localError: Error | undefined;
+  const body = () => {
+    hash = createHash("md5");
+    sent = 0;
+    if (size === 0) return new Uint8Array(0);
+    const tap = new Transform({
+      transform(chunk: Uint8Array, _encoding, done) {
+        hash.update(chunk);
+        sent += chunk.length;
+        done(null, chunk);
+      },
+      flush(done) {
+        // A file cut short would leave the server waiting for the bytes Content-Length promised.
+        localError = sent === size ? undefined : new FileChangedError(path);
+        done(localError);
+      },
+    });
+    // Exactly `size` bytes, even if the file grows meanwhile: Content-Length must hold.
+    return file.createReadStream({ start: 0, end: size - 1, autoClose: false, highWaterMark: MiB })
+      .on("error", (err) => {
+        localError = err;
+        tap.destroy(err);
+      })
+      .pipe(tap);
+  };
+  try {
+    const { etag } = await store.put(key, body, size, options, signal);
+    return { etag: etag || hash.digest("hex") };
+  } catch (err) {
+    throw localError ?? err;
+  } finally {
+    await file.close();
+  }
+}
+
+async function uploadParts(
+  store: ObjectStore,
+  { key, path, size }: UploadRequest,
+  options: PutOptions,
+  signal?: AbortSignal,
+): Promise<{ etag: string }> {
+  const partSize = partSizeFor(size);
+  const file = await open(path, "r");
+  let uploadId: string | undefined;
+  try {
+    uploadId = await store.createMultipart(key, options, signal);
+    const buffer = new Uint8Array(partSize);
+    const parts: CompletedPart[] = [];
+    const digests: Uint8Array[] = [];
+    for (let n = 0; n < partCount(size, partSize); n++) {
+      const start = n * partSize;
+      const length = Math.min(partSize, size - start);
+      const part = buffer.subarray(0, length);
+      await readExactly(file, part, start, path);
+      const digest = createHash("md5").update(part).digest();
+      digests.push(digest);
+      const b64 = Buffer.from(digest).toString("base64");
+      parts.push(await store.uploadPart(key, uploadId, n + 1, part, b64, signal));
+    }
+    await store.completeMultipart(key, uploadId, parts, signal);
+    uploadId = undefined;
+    // Some servers (RGW) answer CompleteMultipartUpload with an empty ETag; ours is exact.
+    return { etag: multipartEtag(digests) };
+  } finally {
+    await file.close();
+    if (uploadId) await abortQuietly(store, key, uploadId);
+  }
+}
+
+async function readExactly(
+  file: Awaited<ReturnType<typeof open>>,
+  target: Uint8Array,
+  position: number,
+  path: string,
+): Promise<void> {
+  let filled = 0;
+  while (filled < target.length) {
+    const { bytesRead } = await file.read(
+      target,
+      filled,
+      target.length - filled,
+      position + filled,
+    );
+    if (bytesRead === 0) throw new FileChangedError(path);
+    filled += bytesRead;
+  }
+}
+
+/**
+ * Leaves no orphaned parts behind (they are billed and invisible in listings). Runs on its own
+ * deadline because the caller's signal may be the reason we are here.
+ */
+async function abortQuietly(store: ObjectStore, key: string, uploadId: string): Promise<void> {
+  try {
+    await store.abortMultipart(key, uploadId, AbortSignal.timeout(30_000));
+  } catch {
+    // Nothing more to do here; a later start's cleanup of stale uploads removes it.
+  }
+}
+
+/**
+ * Changes an object's storage class with a copy onto itself: the data never leaves the server.
+ * `maxCopySize` is a parameter only so that tests can exercise the multipart path.
+ */
+export async function changeStorageClass(
+  store: ObjectStore,
+  key: string,
+  size: number,
+  storageClass: string,
+  signal?: AbortSignal,
+  maxCopySize = MAX_COPY_SIZE,
+): Promise<{ etag: string }> {
+  if (size <= maxCopySize) return await store.copyInPlace(key, storageClass, signal);
+  // A multipart copy does not carry the metadata over by itself.
+  const info = await store.head(key, signal);
+  if (!info) throw new Error(`Cannot change the storage class of "${key}": it no longer exists`);
+  const partSize = Math.min(partSizeFor(size), maxCopySize);
+  const uploadId = await store.createMultipart(key, {
+    storageClass,
+    contentType: info.contentType ?? "application/octet-stream",
+    metadata: info.metadata,
+  }, signal);
+  try {
+    const parts: CompletedPart[] = [];
+    for (let n = 0; n < partCount(size, partSize); n++) {
+      const start = n * partSize;
+      const end = Math.min(size, start + partSize) - 1;
+      parts.push(await store.uploadPartCopy(key, uploadId, n + 1, start, end, signal));
+    }
+    await store.completeMultipart(key, uploadId, parts, signal);
+    const digests = parts.map((p) => Buffer.from(p.etag, "hex"));
+    return { etag: multipartEtag(digests) };
+  } catch (err) {
+    await abortQuietly(store, key, uploadId);
+    throw err;
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * One site: a local folder mirrored to a bucket prefix.
+ *
+ *   watcher ──┐                                  (debounced, parked retries)
+ *   reconcile ┴─> due paths ─> feeder ─> checks ─> checksum stage ─> actions ─> upload stage ─> S3
+ *
+ * The watcher and the periodic reconcile only say "look at this path"; the feeder expands folders,
+ * the checksum stage decides what a path needs by looking at the disk and the bucket as they are,
+ * and the upload stage acts. A path is in the pipeline at most once: a new event for a path in
+ * flight marks it to be looked at again when the current job ends. The feeder closes `checks`, the
+ * checksum stage closes `actions`; stopping is "stop the feeder, then await both stages".
+ * @module
+ */
+
+import type { SiteConfig } from "../config/types.ts";
+import { backoffDelay, sleep } from "../lib/backoff.ts";
+import { Channel } from "../lib/channel.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { drain, type Limiter } from "../lib/limiter.ts";
+import { log } from "../lib/log.ts";
+import { Wakeup } from "../lib/wakeup.ts";
+import { apply } from "../pipeline/apply.ts";
+import { evaluate } from "../pipeline/check.ts";
+import { type Action, type ErrorScope, type SiteContext, SiteStats } from "../pipeline/context.ts";
+import { S3Error } from "../store/s3.ts";
+import type { ObjectStore, RemoteObject } from "../store/types.ts";
+import { isIncluded, isUnder, KeyMap } from "./keys.ts";
+import { describeFsError, walkFiles } from "./walk.ts";
+import { watchSite } from "./watch.ts";
+
+export interface SiteOptions {
+  readonly checksum: Limiter;
+  readonly upload: Limiter;
+  readonly uploadQueueBuffer: number;
+  /** Reconcile once, drain, and return: no watcher, no retries beyond the S3 ones. */
+  readonly once: boolean;
+  readonly dryRun: boolean;
+}
+
+export interface SiteInfo {
+  readonly name: string;
+  readonly initialSyncDone: boolean;
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly parked: number;
+  readonly lastError: string | undefined;
+  readonly lastSyncAt: Date | undefined;
+}
+
+/** Parked jobs come back after 5 s, 10 s, 20 s ... at most every 5 minutes. */
+const PARK_BASE_MS = 5_000;
+const PARK_MAX_MS = 5 * 60_000;
+
+export class Site implements SiteContext {
+  readonly remote = new Map<string, RemoteObject>();
+  readonly stats = new SiteStats();
+  readonly #keys: KeyMap;
+  readonly #due = new Map<string, number>();
+  readonly #attempts = new Map<string, number>();
+  /** Paths between the feeder and the end of their job; true: look again when it ends. */
+  readonly #inPipeline = new Map<string, boolean>();
+  readonly #wakeup = new Wakeup();
+  readonly #idleWaiters = new Set<() => void>();
+  #reconcileRequested = true;
+  #reconciling = false;
+  #listed = false;
+  #initialSyncDone = false;
+  #queued = { checks: 0, actions: 0 };
+
+  constructor(
+    readonly config: SiteConfig,
+    readonly store: ObjectStore,
+    readonly options: SiteOptions,
+  ) {
+    this.#keys = new KeyMap(config.bucketPath);
+  }
+
+  get dryRun(): boolean {
+    return this.options.dryRun;
+  }
+
+  keyOf(rel: string): string {
+    return this.#keys.keyOf(rel);
+  }
+
+  localPath(rel: string): string {
+    return rel ? `${this.config.localPath}/${rel}` : this.config.localPath;
+  }
+
+  isIncluded(rel: string): boolean {
+    return isIncluded(this.config, rel);
+  }
+
+  async rootIsPresent(): Promise<boolean> {
+    try {
+      const info = await Deno.stat(this.config.localPath);
+      if (!info.isDirectory) return false;
+      // Reading one entry proves the folder is readable, not just present.
+      for await (const _ of Deno.readDir(this.config.localPath)) break;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Idle: listed, nothing due, nothing in the pipeline, no reconcile running. */
+  get idle(): boolean {
+    return this.#listed && !this.#reconciling && !this.#reconcileRequested &&
+      this.#due.size === 0 && this.#inPipeline.size === 0;
+  }
+
+  info(): SiteInfo {
+    return {
+      name: this.config.name,
+      initialSyncDone: this.#initialSyncDone,
+      queued: this.#due.size - this.#attempts.size + this.#queued.checks + this.#queued.actions,
+      inFlight: this.#inPipeline.size,
+      parked: this.#attempts.size,
+      lastError: this.stats.lastError,
+      lastSyncAt: this.stats.lastSyncAt,
+    };
+  }
+
+  /** Resolves when the site is idle; tests and --once wait on this, never on a clock. */
+  waitIdle(signal?: AbortSignal): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!this.idle) return;
+        this.#idleWaiters.delete(check);
+        resolve();
+      };
+      signal?.addEventListener("abort", () => {
+        this.#idleWaiters.delete(check);
+        reject(signal.reason);
+      }, { once: true });
+      this.#idleWaiters.add(check);
+    });
+  }
+
+  /** Look at `rel` again at `at` (ms since epoch); a later event for the same path pushes it back. */
+  markDue(rel: string, at: number): void {
+    this.#due.set(rel, at);
+    this.#wakeup.wake();
+  }
+
+  requestReconcile(): void {
+    this.#reconcileRequested = true;
+    this.#wakeup.wake();
+  }
+
+  /**
+   * Runs until `intake` aborts (or, with `once`, until the first reconcile has drained). `cancel`
+   * aborts S3 calls in flight; the caller aborts it only after a grace period.
+   */
+  async run(intake: AbortSignal, cancel: AbortSignal): Promise<void> {
+    const checks = new Channel<string>(this.options.checksum.limit);
+    const actions = new Channel<Action>(this.options.uploadQueueBuffer);
+    const watching = this.options.once ? Promise.resolve() : watchSite(this, intake);
+    const feeding = this.#feed(checks, intake)
+      .catch((err) => {
+        if (!intake.aborted) throw err;
+      })
+      .finally(() => checks.close());
+    const checking = drain(checks, this.options.checksum, async (rel, release) => {
+      this.#queued.checks = checks.size;
+      const action = await this.#check(rel, cancel);
+      release();
+      if (action) await actions.send(action, { signal: cancel });
+      this.#queued.actions = actions.size;
+    }, cancel).finally(() => actions.close());
+    const applying = drain(actions, this.options.upload, async (action) => {
+      this.#queued.actions = actions.size;
+      await this.#apply(action, cancel);
+    }, cancel);
+    // Every part is awaited, even when one fails, so that nothing outlives the site.
+    const results = await Promise.allSettled([watching, feeding, checking, applying]);
+    for (const result of results) {
+      if (result.status === "rejected" && !cancel.aborted) throw result.reason;
+    }
+  }
+
+  async #feed(checks: Channel<string>, intake: AbortSignal): Promise<void> {
+    let nextReconcileAt = Infinity;
+    while (!intake.aborted) {
+      const now = Date.now();
+      if (this.#reconcileRequested || now >= nextReconcileAt) {
+        this.#reconcileRequested = false;
+        const listed = await this.#reconcile(checks, intake);
+        if (this.options.once) return;
+        const interval = this.config.reconcileIntervalMs;
+        nextReconcileAt = listed && interval > 0 ? Date.now() + interval : Infinity;
+        continue;
+      }
+      let next = nextReconcileAt;
+      const ready: string[] = [];
+      for (const [rel, at] of this.#due) {
+        if (at <= now) ready.push(rel);
+        else if (at < next) next = at;
+      }
+      for (const rel of ready) {
+        this.#due.delete(rel);
+        await this.#expand(rel, checks, intake);
+      }
+      this.#notifyIfIdle();
+      if (!this.#hasDueNow()) await this.#wakeup.wait(next - Date.now(), intake);
+    }
+  }
+
+  #hasDueNow(): boolean {
+    const now = Date.now();
+    for (const at of this.#due.values()) if (at <= now) return true;
+    return this.#reconcileRequested;
+  }
+
+  /** Lists the bucket, then looks at every local file and every remote-only key. */
+  async #reconcile(checks: Channel<string>, intake: AbortSignal): Promise<boolean> {
+    this.#reconciling = true;
+    try {
+      if (!await this.#list(intake)) return false;
+      await this.#expand("", checks, intake);
+      return true;
+    } finally {
+      this.#reconciling = false;
+      this.#notifyIfIdle();
+    }
+  }
+
+  /** Keeps retrying a listing that fails (the bucket may come back); gives up only with --once. */
+  async #list(intake: AbortSignal): Promise<boolean> {
+    for (let attempt = 0; !intake.aborted; attempt++) {
+      try {
+        const listed = new Map<string, RemoteObject>();
+        for await (const page of this.store.list(this.#keys.prefix, intake)) {
+          for (const object of page) {
+            const rel = this.#keys.relOf(object.key);
+            if (rel !== undefined) listed.set(rel, object);
+          }
+        }
+        this.remote.clear();
+        for (const [rel, object] of listed) this.remote.set(rel, object);
+        this.#listed = true;
+        log.debug("listed the bucket", { site: this.config.name, objects: listed.size });
+        return true;
+      } catch (err) {
+        if (intake.aborted) return false;
+        this.#recordError("cloud", errorMessage(err));
+        if (this.options.once) {
+          this.stats.failedJobs++;
+          return false;
+        }
+        const delay = Math.max(1_000, backoffDelay(attempt, PARK_BASE_MS, PARK_MAX_MS));
+        log.warn("listing failed, retrying", {
+          site: this.config.name,
+          in_s: Math.round(delay / 1000),
+        });
+        await sleep(delay, intake).catch(() => {});
+      }
+    }
+    return false;
+  }
+
+  /** Sends `rel` to the checksum stage, or, for a folder, everything in and under it. */
+  async #expand(rel: string, checks: Channel<string>, signal: AbortSignal): Promise<void> {
+    if (rel === "") return await this.#expandRoot(checks, signal);
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = await Deno.lstat(this.localPath(rel));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+        this.#recordError("local", `Cannot read "${rel}": ${describeFsError(err)}`);
+        return;
+      }
+    }
+    if (info?.isDirectory) {
+      await this.#expandDir(rel, checks, signal);
+      return;
+    }
+    await this.#send(rel, checks, signal);
+    // A folder that was removed or moved away: its keys are looked at one by one.
+    for (const known of [...this.remote.keys()]) {
+      if (isUnder(known, rel)) await this.#send(known, checks, signal);
+    }
+  }
+
+  async #expandRoot(checks: Channel<string>, signal: AbortSignal): Promise<void> {
+    if (!await this.rootIsPresent()) {
+      this.#recordError(
+        "local",
+        `Local folder "${this.config.localPath}" is missing, not a folder or unreadable; ` +
+          `nothing is uploaded or deleted until it is back`,
+      );
+      return;
+    }
+    const seen = await this.#expandDir("", checks, signal);
+    if (seen === 0 && this.remote.size > 0 && this.config.retireDeleted) {
+      log.warn(
+        "local folder is empty but the bucket is not; deleting nothing, as an unmounted disk " +
+          "looks the same (delete the objects by hand if you meant it)",
+        { site: this.config.name, objects: this.remote.size },
+      );
+    }
+  }
+
+  /** Returns how many files it found; remote keys under `dir` with no file are sent too. */
+  async #expandDir(dir: string, checks: Channel<string>, signal: AbortSignal): Promise<number> {
+    const seen = new Set<string>();
+    const report = { unreadable: [] as string[] };
+    const onError = (rel: string, err: unknown) =>
+      this.#recordError("local", `Cannot read folder "${rel || "."}": ${describeFsError(err)}`);
+    for await (const rel of walkFiles(this.config.localPath, dir, report, onError)) {
+      seen.add(rel);
+      await this.#send(rel, checks, signal);
+    }
+    if (seen.size === 0 && dir === "") return 0;
+    for (const rel of [...this.remote.keys()]) {
+      if (!isUnder(rel, dir) || seen.has(rel)) continue;
+      // Never delete what we could not see.
+      if (report.unreadable.some((bad) => isUnder(rel, bad))) continue;
+      await this.#send(rel, checks, signal);
+    }
+    return seen.size;
+  }
+
+  async #send(rel: string, checks: Channel<string>, signal: AbortSignal): Promise<void> {
+    // Excluded paths never reach the queues, unless they left an object to retire.
+    if (!this.isIncluded(rel) && !(this.config.retireDeleted && this.remote.has(rel))) return;
+    if (this.#inPipeline.has(rel)) {
+      this.#inPipeline.set(rel, true);
+      return;
+    }
+    this.#inPipeline.set(rel, false);
+    try {
+      await checks.send(rel, { signal });
+      this.#queued.checks = checks.size;
+    } catch (err) {
+      this.#inPipeline.delete(rel);
+      throw err;
+    }
+  }
+
+  async #check(rel: string, cancel: AbortSignal): Promise<Action | undefined> {
+    try {
+      const action = await evaluate(this, rel, cancel);
+      if (!action) this.#finish(rel, false);
+      return action;
+    } catch (err) {
+      this.#fail(rel, err, cancel);
+      return undefined;
+    }
+  }
+
+  async #apply(action: Action, cancel: AbortSignal): Promise<void> {
+    try {
+      const { again } = await apply(this, action, cancel);
+      this.#attempts.delete(action.rel);
+      this.#finish(action.rel, again);
+    } catch (err) {
+      this.#fail(action.rel, err, cancel);
+    }
+  }
+
+  #finish(rel: string, again: boolean): void {
+    const rerun = this.#inPipeline.get(rel);
+    this.#inPipeline.delete(rel);
+    if (again || rerun) this.markDue(rel, Date.now() + (again ? this.config.watchIntervalMs : 0));
+    this.#notifyIfIdle();
+  }
+
+  /** A job that failed after its retries is parked and tried again later, never dropped. */
+  #fail(rel: string, err: unknown, cancel: AbortSignal): void {
+    this.#inPipeline.delete(rel);
+    if (cancel.aborted) return; // stopping: the next start's reconcile picks it up
+    const cloud = err instanceof S3Error;
+    const message = cloud ? errorMessage(err) : `Cannot sync "${rel}": ${describeFsError(err)}`;
+    this.#recordError(cloud ? "cloud" : "local", message);
+    this.stats.failedJobs++;
+    if (cloud && !this.options.once) {
+      const attempts = (this.#attempts.get(rel) ?? 0) + 1;
+      this.#attempts.set(rel, attempts);
+      const delay = Math.max(PARK_BASE_MS, backoffDelay(attempts, PARK_BASE_MS, PARK_MAX_MS));
+      this.markDue(rel, Date.now() + delay);
+    }
+    this.#notifyIfIdle();
+  }
+
+  #recordError(scope: ErrorScope, message: string): void {
+    this.stats.recordError(scope, message);
+    log.error(message, { site: this.config.name, scope });
+  }
+
+  /** Called by the watcher when it fails; the periodic reconcile keeps the site converging. */
+  watcherFailed(message: string): void {
+    this.#recordError("watcher", message);
+  }
+
+  #notifyIfIdle(): void {
+    if (!this.idle) return;
+    if (!this.#initialSyncDone) {
+      this.#initialSyncDone = true;
+      const { checked, uploaded, copied, deleted } = this.stats;
+      log.info("initial sync done", { site: this.config.name, checked, uploaded, copied, deleted });
+    }
+    for (const waiter of [...this.#idleWaiters]) waiter();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Walks a folder and yields the relative paths of the regular files in it. Directories that cannot
+ * be read are reported and skipped, and the walk goes on: one bad folder never stops a site.
+ * Symlinks and special files are skipped (we never follow links out of the tree).
+ * @module
+ */
+
+import { log } from "../lib/log.ts";
+import { errorMessage } from "../lib/errors.ts";
+
+export interface WalkReport {
+  /** Relative paths of folders that could not be read: nothing under them may be deleted. */
+  readonly unreadable: string[];
+}
+
+/** `dir` is relative to `root` ("" for the root itself), and so are the yielded paths. */
+export async function* walkFiles(
+  root: string,
+  dir: string,
+  report: WalkReport,
+  onError: (rel: string, err: unknown) => void,
+): AsyncGenerator<string> {
+  // Depth-first with an explicit stack: memory grows with the depth and one folder's entries,
+  // not with the size of the tree.
+  const stack = [dir];
+  while (stack.length > 0) {
+    const current = stack.pop()!;
+    const path = current ? `${root}/${current}` : root;
+    const subdirs: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(path)) {
+        const rel = current ? `${current}/${entry.name}` : entry.name;
+        if (entry.isFile) yield rel;
+        else if (entry.isDirectory) subdirs.push(rel);
+        else log.debug("skipping a symlink or special file", { path: rel });
+      }
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound && current !== dir) continue; // gone meanwhile
+      report.unreadable.push(current);
+      onError(current, err);
+      continue;
+    }
+    stack.push(...subdirs.reverse());
+  }
+}
+
+export function describeFsError(err: unknown): string {
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (err instanceof Deno.errors.NotFound) return "not found";
+  return errorMessage(err);
+}

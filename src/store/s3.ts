@@ -1,0 +1,341 @@
+/**
+ * The S3 implementation of `ObjectStore`, and the only module that imports the AWS SDK. One client
+ * per site: its endpoint, region, credentials and retry budget.
+ * @module
+ */
+
+import http from "node:http";
+import https from "node:https";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type StorageClass,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+} from "@aws-sdk/client-s3";
+import type { SiteConfig } from "../config/types.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { errorCode, httpStatus, withRetry } from "./retry.ts";
+import type {
+  BodySource,
+  CompletedPart,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  RemoteObject,
+} from "./types.ts";
+
+/** An S3 call that failed for good: names the operation, site, bucket and key, and keeps the cause. */
+export class S3Error extends Error {
+  readonly code: string | undefined;
+  readonly status: number | undefined;
+  constructor(operation: string, site: string, bucket: string, key: string, cause: unknown) {
+    const code = errorCode(cause);
+    const status = httpStatus(cause);
+    const detail = [code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(", ");
+    const reason = errorMessage(cause);
+    super(
+      `Cannot ${operation} "${key}" in bucket "${bucket}" (site "${site}"): ` +
+        (detail && !reason.includes(detail) ? `${reason} (${detail})` : reason),
+      { cause },
+    );
+    this.name = "S3Error";
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export type S3Settings = Pick<
+  SiteConfig,
+  "name" | "endpoint" | "bucket" | "bucketRegion" | "credentials" | "s3OpsRetries"
+>;
+
+/** Quotes are part of the ETag on the wire, never part of the value we compare. */
+const unquote = (etag: string | undefined): string => (etag ?? "").replaceAll('"', "");
+
+/** Keeps the slashes of a key and escapes everything else, as CopySource requires. */
+const copySource = (bucket: string, key: string): string =>
+  `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+
+export function createS3Client(site: S3Settings, maxSockets: number): S3Client {
+  const agentOptions = { keepAlive: true, maxSockets };
+  return new S3Client({
+    region: site.bucketRegion,
+    endpoint: site.endpoint,
+    // Custom endpoints are S3-compatible servers, which rarely support virtual-host addressing.
+    forcePathStyle: site.endpoint !== undefined,
+    credentials: site.credentials,
+    // withRetry() owns retries, so that a stream body is recreated for each attempt.
+    maxAttempts: 1,
+    // The SDK's default CRC32 with aws-chunked bodies is refused or mangled by many S3-compatible
+    // servers; Content-Length and Content-MD5 are what they all accept.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler: {
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+      connectionTimeout: 10_000,
+      requestTimeout: 120_000,
+    },
+  });
+}
+
+export class S3Store implements ObjectStore {
+  readonly bucket: string;
+  readonly #client: S3Client;
+  readonly #site: S3Settings;
+
+  constructor(site: S3Settings, client: S3Client) {
+    this.bucket = site.bucket;
+    this.#site = site;
+    this.#client = client;
+  }
+
+  async #call<T>(
+    operation: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await withRetry(run, { retries: this.#site.s3OpsRetries, signal });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw new S3Error(operation, this.#site.name, this.bucket, key, err);
+    }
+  }
+
+  async *list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]> {
+    let token: string | undefined;
+    do {
+      const page = await this.#call("list", prefix, signal, () =>
+        this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix || undefined,
+            ContinuationToken: token,
+          }),
+          { abortSignal: signal },
+        ));
+      yield (page.Contents ?? []).map((item) => ({
+        key: item.Key ?? "",
+        size: item.Size ?? 0,
+        etag: unquote(item.ETag),
+        storageClass: item.StorageClass ?? "STANDARD",
+      }));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.#call(
+        "read the metadata of",
+        key,
+        signal,
+        () =>
+          this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
+            abortSignal: signal,
+          }),
+      );
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        etag: unquote(out.ETag),
+        storageClass: out.StorageClass ?? "STANDARD",
+        contentType: out.ContentType,
+        metadata: out.Metadata ?? {},
+      };
+    } catch (err) {
+      if (err instanceof S3Error && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async put(
+    key: string,
+    body: BodySource,
+    length: number,
+    options: PutOptions,
+    signal?: AbortSignal,
+  ): Promise<{ etag: string }> {
+    const out = await this.#call("upload", key, signal, () =>
+      this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body(),
+          ContentLength: length,
+          StorageClass: options.storageClass as StorageClass,
+          ContentType: options.contentType,
+          Metadata: options.metadata ? { ...options.metadata } : undefined,
+        }),
+        { abortSignal: signal },
+      ));
+    return { etag: unquote(out.ETag) };
+  }
+
+  async createMultipart(key: string, options: PutOptions, signal?: AbortSignal): Promise<string> {
+    const out = await this.#call(
+      "start a multipart upload of",
+      key,
+      signal,
+      () =>
+        this.#client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            StorageClass: options.storageClass as StorageClass,
+            ContentType: options.contentType,
+            Metadata: options.metadata ? { ...options.metadata } : undefined,
+          }),
+          { abortSignal: signal },
+        ),
+    );
+    if (!out.UploadId) {
+      throw new S3Error(
+        "start a multipart upload of",
+        this.#site.name,
+        this.bucket,
+        key,
+        "no UploadId",
+      );
+    }
+    return out.UploadId;
+  }
+
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Uint8Array,
+    md5Base64: string,
+    signal?: AbortSignal,
+  ): Promise<CompletedPart> {
+    const out = await this.#call(
+      `upload part ${partNumber} of`,
+      key,
+      signal,
+      () =>
+        this.#client.send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: body,
+            ContentLength: body.byteLength,
+            // The server checks the part against it, so a part garbled on the way is refused.
+            ContentMD5: md5Base64,
+          }),
+          { abortSignal: signal },
+        ),
+    );
+    return { partNumber, etag: unquote(out.ETag) };
+  }
+
+  async completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: readonly CompletedPart[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.#call("complete the multipart upload of", key, signal, () =>
+      this.#client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })),
+          },
+        }),
+        { abortSignal: signal },
+      ));
+  }
+
+  async abortMultipart(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#call("abort the multipart upload of", key, signal, () =>
+        this.#client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+          { abortSignal: signal },
+        ));
+    } catch (err) {
+      // Already gone is what we wanted.
+      if (err instanceof S3Error && err.status === 404) return;
+      throw err;
+    }
+  }
+
+  async copyInPlace(
+    key: string,
+    storageClass: string,
+    signal?: AbortSignal,
+  ): Promise<{ etag: string }> {
+    const out = await this.#call(
+      `change the storage class to ${storageClass} of`,
+      key,
+      signal,
+      () =>
+        this.#client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            CopySource: copySource(this.bucket, key),
+            StorageClass: storageClass as StorageClass,
+            MetadataDirective: "COPY",
+          }),
+          { abortSignal: signal },
+        ),
+    );
+    return { etag: unquote(out.CopyObjectResult?.ETag) };
+  }
+
+  async uploadPartCopy(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<CompletedPart> {
+    const out = await this.#call(`copy part ${partNumber} of`, key, signal, () =>
+      this.#client.send(
+        new UploadPartCopyCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          CopySource: copySource(this.bucket, key),
+          CopySourceRange: `bytes=${start}-${end}`,
+        }),
+        { abortSignal: signal },
+      ));
+    return { partNumber, etag: unquote(out.CopyPartResult?.ETag) };
+  }
+
+  async delete(key: string, signal?: AbortSignal): Promise<void> {
+    await this.#call(
+      "delete",
+      key,
+      signal,
+      () =>
+        this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
+          abortSignal: signal,
+        }),
+    );
+  }
+}
+
+/** The store for one site, with enough sockets for every upload and checksum worker to have one. */
+export function createS3Store(site: S3Settings, maxSockets: number): ObjectStore {
+  return new S3Store(site, createS3Client(site, maxSockets));
+}

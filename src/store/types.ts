@@ -1,0 +1,77 @@
+/**
+ * The object-store operations the engine needs. `s3.ts` implements them with the AWS SDK; nothing
+ * else imports the SDK.
+ * @module
+ */
+
+import type { Readable } from "node:stream";
+
+/** One object as a listing reports it. ETags are kept without their quotes. */
+export interface RemoteObject {
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
+  readonly storageClass: string;
+}
+
+export interface ObjectInfo extends RemoteObject {
+  readonly contentType: string | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface PutOptions {
+  readonly storageClass: string;
+  readonly contentType: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** A fresh body for each attempt: a stream cannot be replayed after a failed try. */
+export type BodySource = () => Uint8Array | Readable;
+
+export interface CompletedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+}
+
+export interface ObjectStore {
+  readonly bucket: string;
+  /** Every object under `prefix`, page by page; "" lists the whole bucket. */
+  list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]>;
+  /** undefined when there is no such object. */
+  head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
+  put(
+    key: string,
+    body: BodySource,
+    length: number,
+    options: PutOptions,
+    signal?: AbortSignal,
+  ): Promise<{ etag: string }>;
+  createMultipart(key: string, options: PutOptions, signal?: AbortSignal): Promise<string>;
+  uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Uint8Array,
+    md5Base64: string,
+    signal?: AbortSignal,
+  ): Promise<CompletedPart>;
+  completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: readonly CompletedPart[],
+    signal?: AbortSignal,
+  ): Promise<void>;
+  abortMultipart(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
+  /** Copies an object onto itself with a new storage class; data and metadata stay. */
+  copyInPlace(key: string, storageClass: string, signal?: AbortSignal): Promise<{ etag: string }>;
+  /** One part of a multipart copy of `key` onto itself: bytes `start` to `end`, inclusive. */
+  uploadPartCopy(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<CompletedPart>;
+  delete(key: string, signal?: AbortSignal): Promise<void>;
+}

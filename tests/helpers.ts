@@ -1,0 +1,239 @@
+/**
+ * Shared pieces for integration tests: the S3 server the test task provides, fresh buckets, temp
+ * folders, a spawned daemon, and waiting on observable state with a deadline (never a sleep).
+ * Assertions read the bucket with the SDK directly, not through the code under test.
+ * @module
+ */
+
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { stringify } from "yaml";
+import type { SiteConfig } from "../src/config/types.ts";
+import { ENV_NAMES } from "../scripts/s3env.ts";
+
+export interface TestS3 {
+  readonly endpoint: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly region: string;
+  readonly client: S3Client;
+}
+
+let cached: TestS3 | undefined;
+
+/** The server `deno task test` started or was given. A test that needs it fails loudly without it. */
+export function testS3(): TestS3 {
+  if (cached) return cached;
+  const endpoint = Deno.env.get(ENV_NAMES.endpoint);
+  const accessKey = Deno.env.get(ENV_NAMES.accessKey);
+  const secretKey = Deno.env.get(ENV_NAMES.secretKey);
+  if (!endpoint || !accessKey || !secretKey) {
+    throw new Error(
+      `No test S3 server: run the tests with "deno task test", which starts one, or set ` +
+        `${ENV_NAMES.endpoint}, ${ENV_NAMES.accessKey} and ${ENV_NAMES.secretKey}`,
+    );
+  }
+  const region = Deno.env.get(ENV_NAMES.region) ?? "us-east-1";
+  const client = new S3Client({
+    endpoint,
+    region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  cached = { endpoint, accessKey, secretKey, region, client };
+  return cached;
+}
+
+let bucketCounter = 0;
+
+/** A new, empty bucket with a name no other test uses. */
+export async function newBucket(label = "t"): Promise<string> {
+  const name = `${label}-${Date.now().toString(36)}-${Deno.pid}-${++bucketCounter}`
+    .toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
+  await testS3().client.send(new CreateBucketCommand({ Bucket: name }));
+  return name;
+}
+
+export interface Listed {
+  readonly size: number;
+  readonly etag: string;
+  readonly storageClass: string;
+}
+
+/** Every object in the bucket (under `prefix`), by key. */
+export async function listBucket(bucket: string, prefix = ""): Promise<Map<string, Listed>> {
+  const objects = new Map<string, Listed>();
+  let token: string | undefined;
+  do {
+    const page = await testS3().client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix || undefined,
+        ContinuationToken: token,
+      }),
+    );
+    for (const item of page.Contents ?? []) {
+      objects.set(item.Key!, {
+        size: item.Size ?? 0,
+        etag: (item.ETag ?? "").replaceAll('"', ""),
+        storageClass: item.StorageClass ?? "STANDARD",
+      });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects;
+}
+
+export async function sortedKeys(bucket: string, prefix = ""): Promise<string[]> {
+  return [...(await listBucket(bucket, prefix)).keys()].sort();
+}
+
+export async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "s3sync-test-" });
+}
+
+export async function writeFile(
+  root: string,
+  rel: string,
+  content: string | Uint8Array,
+): Promise<void> {
+  const path = `${root}/${rel}`;
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  if (typeof content === "string") await Deno.writeTextFile(path, content);
+  else await Deno.writeFile(path, content);
+}
+
+/** Deterministic bytes that differ from one seed to the next (fast enough for many MiB). */
+export function bytes(size: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < size; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+    out[i + 1] = (x >>> 8) & 0xff;
+    out[i + 2] = (x >>> 16) & 0xff;
+    out[i + 3] = (x >>> 24) & 0xff;
+  }
+  return out;
+}
+
+/** A resolved site as the config loader would produce it, pointed at the test server. */
+export function siteConfig(
+  overrides: Partial<SiteConfig> & Pick<SiteConfig, "localPath" | "bucket">,
+): SiteConfig {
+  const s3 = testS3();
+  return {
+    name: overrides.bucket + (overrides.bucketPath ? `/${overrides.bucketPath}` : ""),
+    endpoint: s3.endpoint,
+    bucketPath: "",
+    bucketRegion: s3.region,
+    retireDeleted: false,
+    storageClass: "STANDARD",
+    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    watchIntervalMs: 200,
+    s3OpsRetries: 3,
+    exclusions: [],
+    inclusions: [/.*/],
+    reconcileIntervalMs: 0,
+    ...overrides,
+  };
+}
+
+/** Writes a YAML config (keys as users write them) for sites on the test server. */
+export async function writeConfig(
+  dir: string,
+  sites: Record<string, unknown>[],
+  global: Record<string, unknown> = {},
+): Promise<string> {
+  const s3 = testS3();
+  const path = `${dir}/config.yml`;
+  const doc = {
+    access_key: s3.accessKey,
+    secret_access_key: s3.secretKey,
+    aws_region: s3.region,
+    ...global,
+    sites: sites.map((site) => ({ endpoint: s3.endpoint, ...site })),
+  };
+  await Deno.writeTextFile(path, stringify(doc));
+  return path;
+}
+
+/** Waits until `check` returns true; the deadline only bounds a wait that is failing anyway. */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 20;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 250);
+  }
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the daemon to completion (for --once, --dry-run, bad input). */
+export async function runDaemon(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** A daemon running in the background; its log is collected so tests can wait on a line. */
+export class Daemon {
+  readonly #child: Deno.ChildProcess;
+  log = "";
+  readonly #reading: Promise<void>;
+
+  constructor(args: string[]) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const decoder = new TextDecoder();
+    const collect = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) this.log += decoder.decode(chunk, { stream: true });
+    };
+    this.#reading = Promise.all([collect(this.#child.stdout), collect(this.#child.stderr)]).then(
+      () => {},
+    );
+  }
+
+  async waitForLog(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+    await waitFor(`a log line matching ${pattern}`, () => pattern.test(this.log), timeoutMs);
+  }
+
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // already exited
+    }
+    const status = await this.#child.status;
+    await this.#reading;
+    return status.code;
+  }
+}

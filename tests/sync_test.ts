@@ -1,0 +1,326 @@
+/**
+ * The initial reconcile, end to end: the daemon run with --once (and --dry-run) on real folders
+ * against the real server, asserting the bucket's contents and the summary it prints.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { MiB, PART_SIZE } from "../src/pipeline/etag.ts";
+import {
+  bytes,
+  listBucket,
+  newBucket,
+  runDaemon,
+  sortedKeys,
+  tempDir,
+  testS3,
+  writeConfig,
+  writeFile,
+} from "./helpers.ts";
+
+const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
+
+/** Parses the --once summary line into numbers. */
+function summary(stdout: string): Record<string, number> {
+  const m =
+    /checked (\d+) files, uploaded (\d+) \((\d+) bytes\), copied (\d+), deleted (\d+), errors (\d+), failed jobs (\d+)/
+      .exec(stdout);
+  assert.ok(m, `no summary in output:\n${stdout}`);
+  const [checked, uploaded, bytes, copied, deleted, errors, failed] = m.slice(1).map(Number);
+  return { checked, uploaded, bytes, copied, deleted, errors, failed } as Record<string, number>;
+}
+
+async function once(config: string, ...extra: string[]) {
+  const result = await runDaemon(["--config", config, "--once", ...extra]);
+  return { ...result, summary: summary(result.stdout) };
+}
+
+async function site(sites: Record<string, unknown>[], global: Record<string, unknown> = {}) {
+  const dir = await tempDir();
+  return await writeConfig(dir, sites, global);
+}
+
+Deno.test("--once uploads a nested tree with odd names, and nothing on the second run", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("tree");
+  const files: Record<string, string | Uint8Array> = {
+    "top.txt": "top",
+    "a/b/c/deep.txt": "deep",
+    "with space/ünïcødé ✓.md": "unicode",
+    "plus+and%percent/hash#tag.txt": "odd",
+    "empty.txt": "",
+    "big/over-threshold.bin": bytes(PART_SIZE + 3 * MiB, 11),
+  };
+  for (const [rel, content] of Object.entries(files)) await writeFile(root, rel, content);
+  const config = await site([{ local_path: root, bucket, bucket_path: "backup" }]);
+
+  const first = await once(config);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.summary.uploaded, 6);
+  const listed = await listBucket(bucket);
+  assert.deepEqual(
+    [...listed.keys()].sort(),
+    Object.keys(files).map((rel) => `backup/${rel}`).sort(),
+  );
+  assert.equal(listed.get("backup/top.txt")?.etag, md5("top"));
+  assert.match(listed.get("backup/big/over-threshold.bin")?.etag ?? "", /-2$/);
+  assert.match(first.stderr, /INFO  uploaded site=.* key=backup\/top.txt size=3 ms=\d+/);
+
+  const second = await once(config);
+  assert.equal(second.code, 0, second.stderr);
+  assert.deepEqual({ uploaded: second.summary.uploaded, checked: second.summary.checked }, {
+    uploaded: 0,
+    checked: 6,
+  });
+});
+
+Deno.test("--once re-uploads a file changed without changing its size", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("samesize");
+  await writeFile(root, "f.txt", "aaaa");
+  await writeFile(root, "g.txt", "keep");
+  const config = await site([{ local_path: root, bucket }]);
+  assert.equal((await once(config)).code, 0);
+  await writeFile(root, "f.txt", "bbbb");
+  const second = await once(config);
+  assert.equal(second.summary.uploaded, 1);
+  assert.equal((await listBucket(bucket)).get("f.txt")?.etag, md5("bbbb"));
+});
+
+async function uploadInParts(bucket: string, key: string, data: Uint8Array, partSize: number) {
+  const client = testS3().client;
+  const { UploadId } = await client.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+  );
+  const parts = [];
+  for (let start = 0, n = 1; start < data.length; start += partSize, n++) {
+    const body = data.subarray(start, Math.min(data.length, start + partSize));
+    const { ETag } = await client.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body }),
+    );
+    parts.push({ PartNumber: n, ETag });
+  }
+  await client.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: parts },
+    }),
+  );
+}
+
+Deno.test("--once recognises objects other tools uploaded with 5 MiB and 8 MiB parts", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("foreign");
+  const a = bytes(21 * MiB + 7, 21);
+  const b = bytes(19 * MiB, 19);
+  await writeFile(root, "five.bin", a);
+  await writeFile(root, "eight.bin", b);
+  await uploadInParts(bucket, "five.bin", a, 5 * MiB);
+  await uploadInParts(bucket, "eight.bin", b, 8 * MiB);
+  const before = await listBucket(bucket);
+  assert.match(before.get("five.bin")?.etag ?? "", /-5$/);
+  assert.match(before.get("eight.bin")?.etag ?? "", /-3$/);
+  const result = await once(await site([{ local_path: root, bucket }]));
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.summary.uploaded, 0);
+  assert.deepEqual(await listBucket(bucket), before);
+});
+
+Deno.test("--once changes a drifted storage class with a copy, without re-sending data", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("class");
+  await writeFile(root, "doc.txt", "content");
+  await testS3().client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: "doc.txt", Body: "content" }),
+  );
+  const config = await site([{ local_path: root, bucket, storage_class: "STANDARD_IA" }]);
+  const result = await once(config);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual([result.summary.uploaded, result.summary.copied, result.summary.bytes], [
+    0,
+    1,
+    0,
+  ]);
+  const object = (await listBucket(bucket)).get("doc.txt");
+  assert.equal(object?.storageClass, "STANDARD_IA");
+  assert.equal(object?.etag, md5("content"));
+  assert.equal((await once(config)).summary.copied, 0);
+});
+
+Deno.test("--once deletes remote-only keys only with retire_deleted", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("retire");
+  await writeFile(root, "kept.txt", "kept");
+  const client = testS3().client;
+  for (const key of ["p/gone.txt", "p/dir/gone2.txt", "outside.txt"]) {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "x" }));
+  }
+  const keep = await once(await site([{ local_path: root, bucket, bucket_path: "p" }]));
+  assert.equal(keep.summary.deleted, 0);
+  assert.deepEqual(await sortedKeys(bucket), [
+    "outside.txt",
+    "p/dir/gone2.txt",
+    "p/gone.txt",
+    "p/kept.txt",
+  ]);
+
+  const retire = await once(
+    await site([{ local_path: root, bucket, bucket_path: "p", retire_deleted: true }]),
+  );
+  assert.equal(retire.summary.deleted, 2);
+  assert.deepEqual(await sortedKeys(bucket), ["outside.txt", "p/kept.txt"]);
+});
+
+Deno.test("--once keeps a site at data apart from its neighbour data2", async () => {
+  const one = await tempDir();
+  const two = await tempDir();
+  const bucket = await newBucket("neighbours");
+  await writeFile(one, "a.txt", "one");
+  await writeFile(two, "b.txt", "two");
+  const config = await site([
+    { local_path: one, bucket, bucket_path: "data", retire_deleted: true },
+    { local_path: two, bucket, bucket_path: "data2", retire_deleted: true },
+  ]);
+  const result = await once(config);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(await sortedKeys(bucket), ["data/a.txt", "data2/b.txt"]);
+  assert.equal((await once(config)).summary.deleted, 0);
+  assert.deepEqual(await sortedKeys(bucket), ["data/a.txt", "data2/b.txt"]);
+});
+
+Deno.test("--once applies inclusions and exclusions, and exclusions win", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("filters");
+  for (const rel of ["a.jpg", "b.txt", "cache/c.jpg", ".DS_Store", "d/e.jpg"]) {
+    await writeFile(root, rel, rel);
+  }
+  await testS3().client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: "cache/old.jpg", Body: "x" }),
+  );
+  const result = await once(
+    await site([{
+      local_path: root,
+      bucket,
+      retire_deleted: true,
+      inclusions: ["\\.jpg$"],
+      exclusions: ["^cache/", ".[Dd][Ss]_[Ss]tore"],
+    }]),
+  );
+  assert.equal(result.code, 0, result.stderr);
+  // Excluded files count as absent: with retire_deleted their objects go too.
+  assert.deepEqual(await sortedKeys(bucket), ["a.jpg", "d/e.jpg"]);
+});
+
+Deno.test("--once syncs two sites with different buckets and prefixes in one process", async () => {
+  const one = await tempDir();
+  const two = await tempDir();
+  const [b1, b2] = [await newBucket("two-a"), await newBucket("two-b")];
+  await writeFile(one, "x/1.txt", "1");
+  await writeFile(two, "2.txt", "2");
+  const result = await once(
+    await site([
+      { local_path: one, bucket: b1 },
+      { local_path: two, bucket: b2, bucket_path: "/nested/path" },
+    ]),
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(await sortedKeys(b1), ["x/1.txt"]);
+  assert.deepEqual(await sortedKeys(b2), ["nested/path/2.txt"]);
+});
+
+Deno.test("--dry-run prints the plan and changes nothing", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("dryrun");
+  await writeFile(root, "new.txt", "new");
+  await writeFile(root, "drift.txt", "drift");
+  const client = testS3().client;
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: "drift.txt", Body: "drift" }));
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: "old.txt", Body: "old" }));
+  const before = await listBucket(bucket);
+  const config = await site([{
+    local_path: root,
+    bucket,
+    retire_deleted: true,
+    storage_class: "STANDARD_IA",
+  }]);
+  const result = await runDaemon(["--config", config, "--dry-run"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^would upload "new.txt" \(3 bytes\)$/m);
+  assert.match(result.stdout, /^would change the storage class of "drift.txt" to STANDARD_IA$/m);
+  assert.match(result.stdout, /^would delete "old.txt"$/m);
+  assert.deepEqual(await listBucket(bucket), before);
+});
+
+Deno.test("--once deletes nothing when local_path is missing, and exits 1", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("missing");
+  await testS3().client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: "precious.txt", Body: "x" }),
+  );
+  const config = await site([{ local_path: `${root}/not-mounted`, bucket, retire_deleted: true }]);
+  const result = await once(config);
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    /Local folder ".*not-mounted" is missing, not a folder or unreadable/,
+  );
+  assert.deepEqual(await sortedKeys(bucket), ["precious.txt"]);
+});
+
+Deno.test("--once deletes nothing when local_path is an empty folder (an unmounted disk)", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("emptyroot");
+  await testS3().client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: "precious.txt", Body: "x" }),
+  );
+  const result = await once(await site([{ local_path: root, bucket, retire_deleted: true }]));
+  assert.match(result.stderr, /local folder is empty but the bucket is not; deleting nothing/);
+  assert.deepEqual(await sortedKeys(bucket), ["precious.txt"]);
+});
+
+Deno.test("--once counts an unreadable file, syncs the rest, and exits 1", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("unreadable");
+  await writeFile(root, "ok.txt", "ok");
+  await writeFile(root, "secret.txt", "no");
+  await writeFile(root, "locked/inside.txt", "no");
+  await Deno.chmod(`${root}/secret.txt`, 0o000);
+  await Deno.chmod(`${root}/locked`, 0o000);
+  const config = await site([{ local_path: root, bucket }]);
+  // Root reads anything; drop the capabilities that allow it, so permissions apply as for a user.
+  const dropCaps = Deno.uid() === 0
+    ? [
+      "setpriv",
+      "--inh-caps=-dac_override,-dac_read_search",
+      "--bounding-set=-dac_override,-dac_read_search",
+    ]
+    : [];
+  const out = await new Deno.Command(dropCaps[0] ?? Deno.execPath(), {
+    args: [
+      ...dropCaps.slice(1),
+      ...(dropCaps.length ? [Deno.execPath()] : []),
+      "run",
+      "--allow-all",
+      new URL("../main.ts", import.meta.url).pathname,
+      "--config",
+      config,
+      "--once",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  await Deno.chmod(`${root}/locked`, 0o755);
+  assert.equal(out.code, 1, stderr);
+  assert.match(stderr, /Cannot read folder "locked": permission denied/);
+  assert.match(stderr, /Cannot sync "secret.txt": permission denied/);
+  assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
+});
