@@ -87,7 +87,8 @@ async function main(args: string[]): Promise<number> {
   const summary = generation.summary();
   if (once) {
     printSummary(summary);
-    return summary.failed > 0 ? 1 : 0;
+    // Anything left unsynced (a failed job, an unreadable file or folder) is a failure for cron.
+    return summary.failed > 0 || summary.errors > 0 ? 1 : 0;
   }
   log.info("stopped");
   return 0;

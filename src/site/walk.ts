@@ -44,8 +44,23 @@ export async function* walkFiles(
   }
 }
 
+/** Deno's and node:fs's errors alike, in a few plain words (the path is already in the message). */
+const FS_ERRORS: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOENT: "not found",
+  ENOTDIR: "not a folder",
+  EISDIR: "is a folder",
+  ELOOP: "too many levels of symbolic links",
+  EMFILE: "too many open files",
+  ENAMETOOLONG: "name too long",
+  EIO: "input/output error",
+};
+
 export function describeFsError(err: unknown): string {
   if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (err instanceof Deno.errors.NotFound) return "not found";
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && FS_ERRORS[code]) return FS_ERRORS[code];
   return errorMessage(err);
 }

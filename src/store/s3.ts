@@ -71,7 +71,8 @@ export function createS3Client(site: S3Settings, maxSockets: number): S3Client {
     endpoint: site.endpoint,
     // Custom endpoints are S3-compatible servers, which rarely support virtual-host addressing.
     forcePathStyle: site.endpoint !== undefined,
-    credentials: site.credentials,
+    // A copy: the config is frozen, and the SDK marks the object it is given.
+    credentials: site.credentials ? { ...site.credentials } : undefined,
     // withRetry() owns retries, so that a stream body is recreated for each attempt.
     maxAttempts: 1,
     // The SDK's default CRC32 with aws-chunked bodies is refused or mangled by many S3-compatible

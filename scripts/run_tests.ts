@@ -7,11 +7,19 @@
 
 import { provideS3, s3EnvVars } from "./s3env.ts";
 
+// Only src/ and tests/ hold tests; a bare `deno test` would also take this file (test.ts) for one.
+const namesFiles = Deno.args.some((arg) => arg.endsWith(".ts") || arg.endsWith("/"));
 const s3 = await provideS3();
 let code = 1;
 try {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-all", "--parallel", ...Deno.args],
+    args: [
+      "test",
+      "--allow-all",
+      "--parallel",
+      ...Deno.args,
+      ...(namesFiles ? [] : ["src/", "tests/"]),
+    ],
     // No colours, so that the summary below can be read from the output.
     env: { ...s3EnvVars(s3), DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "4", NO_COLOR: "1" },
     stdout: "piped",
