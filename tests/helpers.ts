@@ -5,7 +5,12 @@
  * @module
  */
 
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { stringify } from "yaml";
 import type { SiteConfig } from "../src/config/types.ts";
 import { ENV_NAMES } from "../scripts/s3env.ts";
@@ -236,4 +241,10 @@ export class Daemon {
     await this.#reading;
     return status.code;
   }
+}
+
+/** Multipart uploads started and neither completed nor aborted: orphaned parts, if any remain. */
+export async function pendingUploads(bucket: string): Promise<string[]> {
+  const out = await testS3().client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  return (out.Uploads ?? []).map((upload) => upload.Key ?? "");
 }
