@@ -70,7 +70,7 @@ Deno.test("--once uploads a nested tree with odd names, and nothing on the secon
   );
   assert.equal(listed.get("backup/top.txt")?.etag, md5("top"));
   assert.match(listed.get("backup/big/over-threshold.bin")?.etag ?? "", /-2$/);
-  assert.match(first.stderr, /INFO  uploaded site=.* key=backup\/top.txt size=3 ms=\d+/);
+  assert.match(first.stderr, /INFO {2}uploaded site=.* key=backup\/top.txt size=3 ms=\d+/);
 
   const second = await once(config);
   assert.equal(second.code, 0, second.stderr);
