@@ -324,3 +324,20 @@ Deno.test("--once counts an unreadable file, syncs the rest, and exits 1", async
   assert.match(stderr, /Cannot sync "secret.txt": permission denied/);
   assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
 });
+
+Deno.test("--once skips symlinks and FIFOs, and never reads outside the folder", async () => {
+  const root = await tempDir();
+  const outside = await tempDir();
+  const bucket = await newBucket("special");
+  await writeFile(root, "real.txt", "real");
+  await writeFile(outside, "private.txt", "private");
+  await Deno.symlink(`${outside}/private.txt`, `${root}/link.txt`);
+  await Deno.symlink(outside, `${root}/linked-dir`);
+  const fifo = await new Deno.Command("mkfifo", { args: [`${root}/pipe`] }).output();
+  assert.ok(fifo.success);
+  const result = await once(await site([{ local_path: root, bucket }], { loglevel: "debug" }));
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(await sortedKeys(bucket), ["real.txt"]);
+  assert.match(result.stderr, /skipping a symlink or special file path=link.txt/);
+  assert.match(result.stderr, /skipping a symlink or special file path=pipe/);
+});
