@@ -1,33 +1,34 @@
 /**
- * s3sync-service: flags -> config -> generation of sites; signals. The only place that exits.
+ * s3sync-service: flags -> config -> daemon (a generation of sites), with the HTTP and metrics
+ * servers beside it; signals. The only place that exits.
  * @module
  */
 
 import denoConfig from "./deno.json" with { type: "json" };
 import { parseFlags, USAGE } from "./src/config/flags.ts";
-import { loadConfig } from "./src/config/load.ts";
-import type { Config } from "./src/config/types.ts";
-import { Generation, type Summary } from "./src/daemon.ts";
+import type { LoadedConfig } from "./src/config/load.ts";
+import type { Flags } from "./src/config/types.ts";
+import {
+  configMapSource,
+  type ConfigSource,
+  fileSource,
+  metricsSource,
+  statusSource,
+} from "./src/control.ts";
+import { applyProcessSettings, Daemon, Generation, type Summary } from "./src/daemon.ts";
+import { createHandler } from "./src/http/handler.ts";
+import { serveHttp } from "./src/http/server.ts";
+import { inClusterAccess } from "./src/k8s/configmap.ts";
 import { ConfigError, errorMessage, UsageError } from "./src/lib/errors.ts";
-import { log, print, registerSecret, setLogLevel } from "./src/lib/log.ts";
+import { log, print, registerSecret } from "./src/lib/log.ts";
+import { createMetrics } from "./src/metrics/metrics.ts";
+import { serveMetrics } from "./src/metrics/server.ts";
 
 export const VERSION: string = denoConfig.version;
-
-/** How long in-flight uploads may take to finish after a stop signal. */
-const STOP_GRACE_MS = 30_000;
 
 function fail(message: string, code: number): never {
   Deno.stderr.writeSync(new TextEncoder().encode(`s3sync-service: ${message}\n`));
   Deno.exit(code);
-}
-
-function protectSecrets(config: Config): void {
-  for (const site of config.sites) {
-    registerSecret(site.credentials?.accessKeyId);
-    registerSecret(site.credentials?.secretAccessKey);
-  }
-  registerSecret(Deno.env.get("AWS_SECRET_ACCESS_KEY"));
-  registerSecret(Deno.env.get("AWS_SESSION_TOKEN"));
 }
 
 function printSummary(summary: Summary): void {
@@ -39,8 +40,108 @@ function printSummary(summary: Summary): void {
   );
 }
 
+async function configSource(flags: Flags): Promise<ConfigSource> {
+  const env = Deno.env.toObject();
+  const cpus = navigator.hardwareConcurrency;
+  if (!flags.configmap) return fileSource(flags.config, env, cpus);
+  const [namespace = "", name = ""] = flags.configmap.split("/");
+  try {
+    const access = await inClusterAccess();
+    registerSecret(access.token);
+    return configMapSource(access, { namespace, name }, env, cpus);
+  } catch (err) {
+    throw new ConfigError("--configmap", errorMessage(err), { cause: err });
+  }
+}
+
+/** --once and --dry-run: one comparison of every site, a summary, and an exit code. */
+async function runOnce(loaded: LoadedConfig, dryRun: boolean): Promise<number> {
+  const generation = new Generation(loaded.config, { once: true, dryRun });
+  log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode: "once" });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return generation.cancel();
+    stopping = true;
+    void generation.stop(loaded.config.shutdownTimeoutMs);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await generation.run();
+  const summary = generation.summary();
+  printSummary(summary);
+  // Anything left unsynced (a failed job, an unreadable file or folder) is a failure for cron.
+  return summary.failed > 0 || summary.errors > 0 || stopping ? 1 : 0;
+}
+
+/** The service: runs until SIGINT or SIGTERM; SIGHUP, /reload and config changes reload it. */
+async function runService(
+  flags: Flags,
+  source: ConfigSource,
+  loaded: LoadedConfig,
+): Promise<number> {
+  const daemon = new Daemon(loaded, () => source.load(), {
+    onUpload: (site, seconds) => metrics.observeUpload(site, seconds),
+  });
+  const metrics = createMetrics(metricsSource(daemon));
+  const control = new AbortController();
+  const servers: Promise<void>[] = [];
+  try {
+    if (flags.httpPort > 0) {
+      const handler = createHandler(statusSource(daemon, VERSION), {
+        token: Deno.env.get("S3SYNC_HTTP_TOKEN") || undefined,
+      });
+      const http = await serveHttp(handler, {
+        host: flags.httpHost,
+        port: flags.httpPort,
+        signal: control.signal,
+      });
+      servers.push(http.finished);
+    }
+    if (flags.metricsPort > 0) {
+      const served = await serveMetrics(metrics, {
+        host: flags.httpHost,
+        port: flags.metricsPort,
+        path: flags.metricsPath,
+        signal: control.signal,
+      });
+      servers.push(served.finished);
+    }
+  } catch (err) {
+    control.abort();
+    await Promise.all(servers);
+    fail(errorMessage(err), 1);
+  }
+
+  log.info("starting", { version: VERSION, sites: loaded.config.sites.length });
+  daemon.start();
+  const watching = source.watch(() => daemon.requestReload(false), control.signal);
+
+  const stopped = Promise.withResolvers<void>();
+  let signals = 0;
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      log.warn("second stop signal: cancelling uploads in flight", { signal });
+      return daemon.stopNow();
+    }
+    log.info("stopping", { signal, grace_s: daemon.generation.config.shutdownTimeoutMs / 1000 });
+    daemon.stop().then(stopped.resolve, stopped.reject);
+  };
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  Deno.addSignalListener("SIGHUP", () => {
+    log.info("SIGHUP received, reloading");
+    daemon.requestReload(false);
+  });
+
+  await stopped.promise;
+  control.abort();
+  await Promise.all([...servers, watching]);
+  log.info("stopped");
+  return 0;
+}
+
 async function main(args: string[]): Promise<number> {
-  let flags;
+  let flags: Flags;
   try {
     flags = parseFlags(args);
   } catch (err) {
@@ -55,43 +156,23 @@ async function main(args: string[]): Promise<number> {
     print(VERSION);
     return 0;
   }
-  let config: Config;
+  let source: ConfigSource;
+  let loaded: LoadedConfig;
   try {
-    const loaded = await loadConfig(
-      flags.config,
-      Deno.env.toObject(),
-      navigator.hardwareConcurrency,
-    );
-    config = loaded.config;
-    setLogLevel(config.logLevel);
-    protectSecrets(config);
-    for (const warning of loaded.warnings) log.warn(warning);
+    source = await configSource(flags);
+    loaded = await source.load();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     fail(err.message, 2);
   }
+  applyProcessSettings(loaded.config, { first: true });
+  registerSecret(Deno.env.get("AWS_SECRET_ACCESS_KEY"));
+  registerSecret(Deno.env.get("AWS_SESSION_TOKEN"));
+  registerSecret(Deno.env.get("S3SYNC_HTTP_TOKEN"));
+  for (const warning of loaded.warnings) log.warn(warning);
 
-  const once = flags.once || flags.dryRun;
-  const generation = new Generation(config, { once, dryRun: flags.dryRun });
-  log.info("starting", { version: VERSION, sites: config.sites.length, once });
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    log.info("stopping", { signal, grace_s: STOP_GRACE_MS / 1000 });
-    stopping = generation.stop(STOP_GRACE_MS);
-  };
-  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-  await generation.run();
-  await stopping;
-  const summary = generation.summary();
-  if (once) {
-    printSummary(summary);
-    // Anything left unsynced (a failed job, an unreadable file or folder) is a failure for cron.
-    return summary.failed > 0 || summary.errors > 0 ? 1 : 0;
-  }
-  log.info("stopped");
-  return 0;
+  if (flags.once || flags.dryRun) return await runOnce(loaded, flags.dryRun);
+  return await runService(flags, source, loaded);
 }
 
 if (import.meta.main) {

@@ -17,6 +17,8 @@ export interface RawConfig {
   watch_interval?: unknown;
   s3_ops_retries?: unknown;
   reconcile_interval?: unknown;
+  log_format?: unknown;
+  shutdown_timeout?: unknown;
   sites?: unknown;
   [key: string]: unknown;
 }
@@ -53,6 +55,8 @@ export const GLOBAL_KEYS: readonly string[] = [
   "watch_interval",
   "s3_ops_retries",
   "reconcile_interval",
+  "log_format",
+  "shutdown_timeout",
   "sites",
 ];
 

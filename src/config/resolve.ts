@@ -6,7 +6,7 @@
  */
 
 import { ConfigError } from "../lib/errors.ts";
-import { type Config, LOG_LEVELS, type LogLevel } from "./types.ts";
+import { type Config, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./types.ts";
 import { GLOBAL_KEYS, type RawConfig, SITE_KEYS } from "./raw.ts";
 import {
   describe,
@@ -23,11 +23,13 @@ import {
   DEFAULT_RECONCILE_INTERVAL_MS,
   DEFAULT_REGION,
   DEFAULT_S3_OPS_RETRIES,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_UPLOAD_WORKERS,
   DEFAULT_WATCH_INTERVAL_MS,
   K8S_CHECKSUM_WORKERS,
   MAX_RECONCILE_INTERVAL_MS,
   MAX_RETRIES,
+  MAX_SHUTDOWN_TIMEOUT_MS,
   MAX_UPLOAD_QUEUE_BUFFER,
   MAX_WATCH_INTERVAL_MS,
   MAX_WORKERS,
@@ -61,6 +63,10 @@ export function resolveConfig(
     ) ?? DEFAULT_RECONCILE_INTERVAL_MS,
   };
   const logLevel = readLogLevel(raw.loglevel);
+  const logFormat = readLogFormat(raw.log_format);
+  const shutdownTimeoutMs =
+    readDuration(raw.shutdown_timeout, "shutdown_timeout", MAX_SHUTDOWN_TIMEOUT_MS, true) ??
+      DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const uploadQueueBuffer =
     readInt(raw.upload_queue_buffer, "upload_queue_buffer", 0, MAX_UPLOAD_QUEUE_BUFFER) ?? 0;
   const uploadWorkers = readInt(raw.upload_workers, "upload_workers", 1, MAX_WORKERS) ??
@@ -78,7 +84,15 @@ export function resolveConfig(
   });
   checkSites(sites);
 
-  const config: Config = { logLevel, uploadQueueBuffer, uploadWorkers, checksumWorkers, sites };
+  const config: Config = {
+    logLevel,
+    logFormat,
+    shutdownTimeoutMs,
+    uploadQueueBuffer,
+    uploadWorkers,
+    checksumWorkers,
+    sites,
+  };
   return { config: deepFreeze(config), warnings };
 }
 
@@ -101,6 +115,14 @@ function readLogLevel(value: unknown): LogLevel {
   if (level) return level;
   const valid = LOG_LEVELS.map((l) => `"${l}"`).join(", ");
   throw new ConfigError("loglevel", `must be one of ${valid}, got ${describe(text)}`);
+}
+
+function readLogFormat(value: unknown): LogFormat {
+  const text = readString(value, "log_format");
+  if (text === undefined) return "text";
+  const format = LOG_FORMATS.find((f) => f === text.toLowerCase());
+  if (format) return format;
+  throw new ConfigError("log_format", `must be "text" or "json", got ${describe(text)}`);
 }
 
 function defaultChecksumWorkers(env: Env, cpuCount: number): number {

@@ -40,6 +40,8 @@ Deno.test("resolveConfig() fills every global default", () => {
   const { config: c, warnings } = resolve({ sites: [SITE] }, {}, 3);
   assert.deepEqual(warnings, []);
   assert.equal(c.logLevel, "info");
+  assert.equal(c.logFormat, "text");
+  assert.equal(c.shutdownTimeoutMs, 30_000);
   assert.equal(c.uploadQueueBuffer, 0);
   assert.equal(c.uploadWorkers, 10);
   assert.equal(c.checksumWorkers, 6);
@@ -217,4 +219,16 @@ Deno.test("resolveConfig() returns a deeply frozen config", () => {
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sites) && Object.isFrozen(c.sites[0]));
   assert.ok(Object.isFrozen(c.sites[0]?.inclusions) && Object.isFrozen(c.sites[0]?.inclusions[0]));
   assert.equal(c.sites[0]?.inclusions[0]?.test("a/b.txt"), true); // frozen RegExps still match
+});
+
+Deno.test("resolveConfig() reads log_format and shutdown_timeout, and rejects bad ones", () => {
+  const c = config({ log_format: "JSON", shutdown_timeout: "1m" });
+  assert.equal(c.logFormat, "json");
+  assert.equal(c.shutdownTimeoutMs, 60_000);
+  assert.equal(config({ shutdown_timeout: "0" }).shutdownTimeoutMs, 0);
+  failsGlobal({ log_format: "xml" }, 'log_format: must be "text" or "json", got "xml"');
+  failsGlobal(
+    { shutdown_timeout: "2h" },
+    'shutdown_timeout: must be a duration 0 (disabled) and at most 1h, got "2h"',
+  );
 });

@@ -52,8 +52,14 @@ export interface SiteConfig {
   readonly reconcileIntervalMs: number;
 }
 
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = typeof LOG_FORMATS[number];
+
 export interface Config {
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** How long in-flight uploads may take to finish when stopping or reloading. */
+  readonly shutdownTimeoutMs: number;
   readonly uploadQueueBuffer: number;
   readonly uploadWorkers: number;
   readonly checksumWorkers: number;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LOG_LEVELS, type LogLevel } from "../config/types.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "../config/types.ts";
 
 export type Fields = Record<string, string | number | boolean | undefined>;
 
@@ -13,6 +13,12 @@ const rank = (level: LogLevel): number => LOG_LEVELS.indexOf(level);
 const encoder = new TextEncoder();
 const secrets = new Set<string>();
 let threshold = rank("info");
+let format: LogFormat = "text";
+
+/** Text for people, JSON lines for log collectors. */
+export function setLogFormat(next: LogFormat): void {
+  format = next;
+}
 
 /** Sets the level; a reload may raise verbosity but never lower it, as the original did. */
 export function setLogLevel(level: LogLevel, { allowLower = true } = {}): void {
@@ -39,9 +45,15 @@ function formatValue(value: string | number | boolean): string {
 }
 
 export function formatLine(level: LogLevel, message: string, fields: Fields = {}): string {
-  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}`;
-  for (const [key, value] of Object.entries(fields)) {
-    if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
+  const time = new Date().toISOString();
+  let line: string;
+  if (format === "json") {
+    line = JSON.stringify({ time, level, msg: message, ...fields });
+  } else {
+    line = `${time} ${level.toUpperCase().padEnd(5)} ${message}`;
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
+    }
   }
   for (const secret of secrets) line = line.replaceAll(secret, "<redacted>");
   return line;

@@ -65,12 +65,9 @@ async function applyUpload(
   ctx.stats.uploaded++;
   ctx.stats.bytesUploaded += before.size;
   ctx.stats.lastSyncAt = new Date();
-  log.info("uploaded", {
-    site: ctx.config.name,
-    key,
-    size: before.size,
-    ms: Math.round(performance.now() - started),
-  });
+  const ms = performance.now() - started;
+  ctx.observeUpload(ms / 1000);
+  log.info("uploaded", { site: ctx.config.name, key, size: before.size, ms: Math.round(ms) });
   const after = await statFile(path);
   const changed = !after || after.size !== before.size || after.mtimeMs !== before.mtimeMs;
   return changed ? AGAIN : DONE;

@@ -20,6 +20,8 @@ export class SiteStats {
   lastError: string | undefined;
   lastErrorAt: Date | undefined;
   lastSyncAt: Date | undefined;
+  /** When the last full comparison with the bucket finished walking the folder. */
+  lastReconcileAt: Date | undefined;
 
   recordError(scope: ErrorScope, message: string): void {
     this.errors[scope]++;
@@ -48,6 +50,8 @@ export interface SiteContext {
   keyOf(rel: string): string;
   localPath(rel: string): string;
   isIncluded(rel: string): boolean;
+  /** Reports how long one upload took, for the duration histogram. */
+  observeUpload(seconds: number): void;
   /** The guard against mass deletion: false when local_path is missing, not a folder or unreadable. */
   rootIsPresent(): Promise<boolean>;
 }

@@ -35,6 +35,7 @@ export interface SiteOptions {
   /** Reconcile once, drain, and return: no watcher, no retries beyond the S3 ones. */
   readonly once: boolean;
   readonly dryRun: boolean;
+  readonly onUpload?: (site: string, seconds: number) => void;
 }
 
 export interface SiteInfo {
@@ -65,7 +66,10 @@ export class Site implements SiteContext {
   #reconciling = false;
   #listed = false;
   #initialSyncDone = false;
-  #queued = { checks: 0, actions: 0 };
+  #checks: Channel<string> | undefined;
+  #actions: Channel<Action> | undefined;
+  /** Jobs being worked on right now, per stage (a slot held). */
+  readonly #active = { checksum: 0, upload: 0 };
 
   constructor(
     readonly config: SiteConfig,
@@ -85,6 +89,10 @@ export class Site implements SiteContext {
 
   localPath(rel: string): string {
     return rel ? `${this.config.localPath}/${rel}` : this.config.localPath;
+  }
+
+  observeUpload(seconds: number): void {
+    this.options.onUpload?.(this.config.name, seconds);
   }
 
   isIncluded(rel: string): boolean {
@@ -110,15 +118,37 @@ export class Site implements SiteContext {
   }
 
   info(): SiteInfo {
+    const { checksum, upload } = this.queueLengths();
     return {
       name: this.config.name,
       initialSyncDone: this.#initialSyncDone,
-      queued: this.#due.size - this.#attempts.size + this.#queued.checks + this.#queued.actions,
-      inFlight: this.#inPipeline.size,
+      queued: Math.max(0, this.#due.size - this.#attempts.size) + checksum + upload,
+      inFlight: this.#active.checksum + this.#active.upload,
       parked: this.#attempts.size,
       lastError: this.stats.lastError,
       lastSyncAt: this.stats.lastSyncAt,
     };
+  }
+
+  /** Jobs waiting in each stage's channel. */
+  queueLengths(): { checksum: number; upload: number } {
+    return { checksum: this.#checks?.size ?? 0, upload: this.#actions?.size ?? 0 };
+  }
+
+  /** Jobs a worker of each stage is busy with. */
+  inFlight(): { checksum: number; upload: number } {
+    return { ...this.#active };
+  }
+
+  get parked(): number {
+    return this.#attempts.size;
+  }
+
+  /** What the site believes is in the bucket: object count and total bytes. */
+  remoteTotals(): { objects: number; size: number } {
+    let size = 0;
+    for (const object of this.remote.values()) size += object.size;
+    return { objects: this.remote.size, size };
   }
 
   /** Resolves when the site is idle; tests and --once wait on this, never on a clock. */
@@ -156,6 +186,8 @@ export class Site implements SiteContext {
   async run(intake: AbortSignal, cancel: AbortSignal): Promise<void> {
     const checks = new Channel<string>(this.options.checksum.limit);
     const actions = new Channel<Action>(this.options.uploadQueueBuffer);
+    this.#checks = checks;
+    this.#actions = actions;
     const watching = this.options.once ? Promise.resolve() : watchSite(this, intake);
     const feeding = this.#feed(checks, intake)
       .catch((err) => {
@@ -163,15 +195,16 @@ export class Site implements SiteContext {
       })
       .finally(() => checks.close());
     const checking = drain(checks, this.options.checksum, async (rel, release) => {
-      this.#queued.checks = checks.size;
-      const action = await this.#check(rel, cancel);
+      this.#active.checksum++;
+      const action = await this.#check(rel, cancel).finally(() => this.#active.checksum--);
+      // The slot goes back before waiting on the upload stage, so that one site's slow uploads
+      // never hold checksum workers that other sites could use.
       release();
       if (action) await actions.send(action, { signal: cancel });
-      this.#queued.actions = actions.size;
     }, cancel).finally(() => actions.close());
     const applying = drain(actions, this.options.upload, async (action) => {
-      this.#queued.actions = actions.size;
-      await this.#apply(action, cancel);
+      this.#active.upload++;
+      await this.#apply(action, cancel).finally(() => this.#active.upload--);
     }, cancel);
     // Every part is awaited, even when one fails, so that nothing outlives the site.
     const results = await Promise.allSettled([watching, feeding, checking, applying]);
@@ -219,6 +252,7 @@ export class Site implements SiteContext {
     try {
       if (!await this.#list(intake)) return false;
       await this.#expand("", checks, intake);
+      this.stats.lastReconcileAt = new Date();
       return true;
     } finally {
       this.#reconciling = false;
@@ -332,7 +366,6 @@ export class Site implements SiteContext {
     this.#inPipeline.set(rel, false);
     try {
       await checks.send(rel, { signal });
-      this.#queued.checks = checks.size;
     } catch (err) {
       this.#inPipeline.delete(rel);
       throw err;

@@ -1,0 +1,74 @@
+/** Fakes shared by the handler tests. */
+
+import assert from "node:assert/strict";
+import {
+  createHandler,
+  type HandlerOptions,
+  type ServiceStatus,
+  type StatusSource,
+} from "./handler.ts";
+
+export const STARTUP = new Date("2026-11-24T09:15:00.250Z");
+export const SYNCED = new Date("2026-11-24T09:20:00Z");
+
+export interface Fake {
+  readonly source: StatusSource;
+  /** The `force` argument of each `requestReload()` call, in order. */
+  readonly reloads: boolean[];
+}
+
+export interface Setup {
+  readonly call: (path: string, init?: RequestInit) => Promise<Response>;
+  readonly reloads: boolean[];
+  /** Moves the handler's clock forward, for the /reload rate limit. */
+  readonly advance: (ms: number) => void;
+}
+
+export function fakeSource(status: ServiceStatus = "RUNNING"): Fake {
+  const reloads: boolean[] = [];
+  const source: StatusSource = {
+    version: "1.2.3",
+    startupTime: STARTUP,
+    status: () => status,
+    sites: () => [
+      {
+        name: "photos",
+        initialSyncDone: true,
+        queued: 2,
+        inFlight: 1,
+        parked: 0,
+        lastError: undefined,
+        lastSyncAt: SYNCED,
+      },
+      {
+        name: "docs",
+        initialSyncDone: false,
+        queued: 0,
+        inFlight: 0,
+        parked: 3,
+        lastError: "Cannot list",
+        lastSyncAt: undefined,
+      },
+    ],
+    settings: () => ({ uploadWorkers: 10, checksumWorkers: 4, logLevel: "info" }),
+    lastReloadError: () => undefined,
+    requestReload: (force) => void reloads.push(force),
+  };
+  return { source, reloads };
+}
+
+export function setup(status?: ServiceStatus, options?: HandlerOptions): Setup {
+  const { source, reloads } = fakeSource(status);
+  let clock = 10_000;
+  const handler = createHandler(source, { now: () => clock, ...options });
+  const call = (path: string, init?: RequestInit) =>
+    handler(new Request(`http://localhost${path}`, init));
+  return { call, reloads, advance: (ms: number) => void (clock += ms) };
+}
+
+export function assertHeaders(response: Response): void {
+  assert.equal(response.headers.get("Server"), "s3sync-service");
+  assert.equal(response.headers.get("Content-Type"), "application/json");
+}
+
+export const OFFSET_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$/;
