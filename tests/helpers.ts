@@ -212,12 +212,15 @@ export class Daemon {
   log = "";
   readonly #reading: Promise<void>;
 
+  readonly pid: number;
+
   constructor(args: string[]) {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", MAIN, ...args],
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    this.pid = this.#child.pid;
     const decoder = new TextDecoder();
     const collect = async (stream: ReadableStream<Uint8Array>) => {
       for await (const chunk of stream) this.log += decoder.decode(chunk, { stream: true });
@@ -229,6 +232,17 @@ export class Daemon {
 
   async waitForLog(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
     await waitFor(`a log line matching ${pattern}`, () => pattern.test(this.log), timeoutMs);
+  }
+
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
+  /** The exit code, once the daemon has exited by itself or after `signal()`. */
+  async exited(): Promise<number> {
+    const status = await this.#child.status;
+    await this.#reading;
+    return status.code;
   }
 
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
@@ -247,4 +261,23 @@ export class Daemon {
 export async function pendingUploads(bucket: string): Promise<string[]> {
   const out = await testS3().client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
   return (out.Uploads ?? []).map((upload) => upload.Key ?? "");
+}
+
+/** A TCP port nobody listens on right now, for a daemon's HTTP or metrics server. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Parses Prometheus text into `name{labels}` -> value. */
+export function parseMetrics(text: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
 }

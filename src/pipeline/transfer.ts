@@ -108,7 +108,10 @@ async function uploadParts(
   const file = await open(path, "r");
   let uploadId: string | undefined;
   try {
-    uploadId = await store.createMultipart(key, options, signal);
+    // Not cancelled midway: the server could create the upload without us learning its id, and
+    // its parts could then never be cleaned up. It is short; the check right after stops us.
+    uploadId = await store.createMultipart(key, options, AbortSignal.timeout(60_000));
+    signal?.throwIfAborted();
     const buffer = new Uint8Array(partSize);
     const parts: CompletedPart[] = [];
     const digests: Uint8Array[] = [];
