@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
+import { withDeadline } from "../lib/deadline.ts";
 import { join } from "node:path";
 import { watchConfigFile } from "./watch_file.ts";
 
 const QUIET_MS = 20;
 const DEADLINE_MS = 5000;
 
-/** Bounds a wait that should succeed; the deadline only ends a failing test. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
+  withDeadline(promise, DEADLINE_MS, what);
 
 /**
  * Watches `path` in a fresh folder; each onChange records the file's text at that moment, so a

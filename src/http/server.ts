@@ -4,52 +4,22 @@
  * @module
  */
 
-import { errorMessage } from "../lib/errors.ts";
-import { log } from "../lib/log.ts";
+import { serve, type Served, type ServeOptions } from "../lib/serve.ts";
 
-export interface ServeOptions {
-  readonly host: string;
-  readonly port: number;
-  /** Aborting it stops accepting connections and lets in-flight requests finish. */
-  readonly signal: AbortSignal;
-}
-
-export interface Served {
-  /** The bound port: the one asked for, or the kernel's pick for port 0. */
-  readonly port: number;
-  /** Settles once the server has shut down after `signal` aborted. */
-  readonly finished: Promise<void>;
-}
+export type { Served, ServeOptions };
 
 export function serveHttp(
   handler: (request: Request) => Promise<Response>,
-  { host, port, signal }: ServeOptions,
+  options: ServeOptions,
 ): Promise<Served> {
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const failure = () =>
+    new Response(JSON.stringify({ error: "internal error" }), {
+      status: 500,
+      headers: { "Server": "s3sync-service", "Content-Type": "application/json" },
+    });
   try {
-    server = Deno.serve({
-      hostname: host,
-      port,
-      signal,
-      // Replaces Deno's console banner, which would bypass the logger.
-      onListen: ({ hostname, port }) =>
-        log.info("http server listening", { address: `${hostname}:${port}` }),
-      // Deno's default prints to the console; keep one line through the logger instead.
-      onError: (err) => {
-        log.error("http request failed", { error: errorMessage(err) });
-        return new Response(JSON.stringify({ error: "internal error" }), {
-          status: 500,
-          headers: { "Server": "s3sync-service", "Content-Type": "application/json" },
-        });
-      },
-    }, handler);
+    return Promise.resolve(serve({ name: "http", handler, failure }, options));
   } catch (err) {
-    if (err instanceof Deno.errors.AddrInUse) {
-      return Promise.reject(
-        new Error(`Cannot listen on ${host}:${port}: address in use`, { cause: err }),
-      );
-    }
     return Promise.reject(err);
   }
-  return Promise.resolve({ port: server.addr.port, finished: server.finished });
 }

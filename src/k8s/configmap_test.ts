@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withDeadline } from "../lib/deadline.ts";
 import { readConfigMap, watchConfigMap } from "./configmap.ts";
 import { FakeKubeApi } from "./fake_api.ts";
 
@@ -6,18 +7,8 @@ const NS = "sync";
 const REF = { namespace: NS, name: "s3sync" };
 const DEADLINE_MS = 5000;
 
-/** Bounds a wait that should succeed; the deadline only ends a failing test. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
+  withDeadline(promise, DEADLINE_MS, what);
 
 async function withApi(fn: (api: FakeKubeApi) => Promise<void>): Promise<void> {
   const api = new FakeKubeApi();

@@ -6,6 +6,7 @@
 
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { serve, type Served } from "../lib/serve.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface ServeMetricsOptions {
@@ -45,28 +46,14 @@ export function metricsHandler(
 export function serveMetrics(
   metrics: Metrics,
   { host, port, path, signal }: ServeMetricsOptions,
-): Promise<{ port: number; finished: Promise<void> }> {
-  let server: Deno.HttpServer<Deno.NetAddr>;
+): Promise<Served> {
+  const handler = metricsHandler(metrics, path);
+  const failure = () => text(500, "internal error\n");
   try {
-    server = Deno.serve({
-      hostname: host,
-      port,
-      signal,
-      // Replaces Deno's console banner, which would bypass the logger.
-      onListen: ({ hostname, port }) =>
-        log.info("metrics server listening", { address: `${hostname}:${port}`, path }),
-      onError: (err) => {
-        log.error("metrics request failed", { error: errorMessage(err) });
-        return text(500, "internal error\n");
-      },
-    }, metricsHandler(metrics, path));
+    return Promise.resolve(
+      serve({ name: "metrics", handler, failure, fields: { path } }, { host, port, signal }),
+    );
   } catch (err) {
-    if (err instanceof Deno.errors.AddrInUse) {
-      return Promise.reject(
-        new Error(`Cannot listen on ${host}:${port}: address in use`, { cause: err }),
-      );
-    }
     return Promise.reject(err);
   }
-  return Promise.resolve({ port: server.addr.port, finished: server.finished });
 }
