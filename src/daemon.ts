@@ -12,7 +12,9 @@ import type { Config, SiteConfig } from "./config/types.ts";
 import { ConfigError, errorMessage } from "./lib/errors.ts";
 import { Limiter } from "./lib/limiter.ts";
 import { log, registerSecret, setLogFormat, setLogLevel } from "./lib/log.ts";
+import { HashPool } from "./pipeline/hash_pool.ts";
 import { Site } from "./site/site.ts";
+import { StateStore } from "./state/store.ts";
 import { createS3Store } from "./store/s3.ts";
 import type { ObjectStore } from "./store/types.ts";
 
@@ -39,6 +41,8 @@ export class Generation {
   readonly sites: readonly Site[];
   readonly checksum: Limiter;
   readonly upload: Limiter;
+  readonly #hashes: HashPool;
+  readonly #state: StateStore;
   readonly #intake = new AbortController();
   readonly #cancel = new AbortController();
   readonly #started = performance.now();
@@ -47,10 +51,17 @@ export class Generation {
   constructor(readonly config: Config, options: GenerationOptions) {
     this.checksum = new Limiter(config.checksumWorkers);
     this.upload = new Limiter(config.uploadWorkers);
+    this.#hashes = new HashPool(config.checksumWorkers);
+    this.#state = StateStore.open(config.stateDir);
     const createStore = options.createStore ?? createS3Store;
     const sockets = config.uploadWorkers + config.checksumWorkers;
     this.sites = config.sites.map((site) =>
       new Site(site, createStore(site, sockets), {
+        // Keyed by what the site syncs, not by its name, which a user may change.
+        state: this.#state.forSite(
+          [site.endpoint ?? "aws", site.bucket, site.bucketPath, site.localPath].join(" "),
+        ),
+        hashes: this.#hashes,
         checksum: this.checksum,
         upload: this.upload,
         uploadQueueBuffer: config.uploadQueueBuffer,
@@ -70,7 +81,10 @@ export class Generation {
           log.error("site stopped unexpectedly", { site: site.config.name, error: String(err) });
         })
       ),
-    ).then(() => {});
+    ).then(() => {
+      this.#hashes.close();
+      this.#state.close();
+    });
     return this.#running;
   }
 

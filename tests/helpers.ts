@@ -159,6 +159,8 @@ export async function writeConfig(
     access_key: s3.accessKey,
     secret_access_key: s3.secretKey,
     aws_region: s3.region,
+    // Each daemon its own state store, so that tests never share one.
+    state_dir: `${dir}/state`,
     ...global,
     sites: sites.map((site) => ({ endpoint: s3.endpoint, ...site })),
   };

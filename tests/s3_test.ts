@@ -9,7 +9,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createS3Store, S3Error } from "../src/store/s3.ts";
 import { candidatePartSizes, MiB, parseEtag, PART_SIZE } from "../src/pipeline/etag.ts";
 import { hashFile } from "../src/pipeline/hash.ts";
-import { changeStorageClass, uploadFile } from "../src/pipeline/transfer.ts";
+import { copyObject, uploadFile } from "../src/pipeline/transfer.ts";
 import { bytes, listBucket, newBucket, siteConfig, tempDir, testS3, writeFile } from "./helpers.ts";
 
 async function storeFor(label: string) {
@@ -75,7 +75,7 @@ Deno.test("S3Store round-trips keys with spaces, unicode, + % # and friends", as
   for (const key of keys) {
     assert.equal((await store.head(key))?.size, new TextEncoder().encode(key).length, key);
     // A self-copy needs the key escaped in CopySource.
-    await store.copyInPlace(key, "STANDARD_IA");
+    await store.copy(key, key, "STANDARD_IA");
   }
   for (const [key, object] of await listBucket(bucket)) {
     assert.equal(object.storageClass, "STANDARD_IA", key);
@@ -120,14 +120,14 @@ Deno.test("uploadFile() streams a single PUT whose ETag is the file's MD5", asyn
   assert.equal((await store.head("p/photo.jpg"))?.contentType, "image/jpeg");
 });
 
-Deno.test("changeStorageClass() copies in place, in one request or in parts", async () => {
+Deno.test("copyObject() copies in place, in one request or in parts", async () => {
   const { bucket, store } = await storeFor("copy");
   const small = new TextEncoder().encode("small object");
   await store.put("small", () => small, small.length, {
     storageClass: "STANDARD",
     contentType: "text/plain",
   });
-  await changeStorageClass(store, "small", small.length, "STANDARD_IA");
+  await copyObject(store, "small", "small", small.length, "STANDARD_IA");
   const dir = await tempDir();
   const data = bytes(12 * MiB, 5);
   await writeFile(dir, "large", data);
@@ -138,8 +138,9 @@ Deno.test("changeStorageClass() copies in place, in one request or in parts", as
     storageClass: "STANDARD",
   });
   // A 10 MiB copy limit forces the multipart copy that objects over 5 GiB need.
-  const { etag } = await changeStorageClass(
+  const { etag } = await copyObject(
     store,
+    "large",
     "large",
     data.length,
     "STANDARD_IA",
@@ -154,6 +155,13 @@ Deno.test("changeStorageClass() copies in place, in one request or in parts", as
   const digest = await hashFile(`${dir}/large`, candidatePartSizes(data.length, 2));
   assert.ok([...digest.etags.values()].includes(etag));
   assert.equal((await store.head("large"))?.contentType, "application/octet-stream");
+  // And to another key, as a rename does, in parts too.
+  await copyObject(store, "large", "moved/large", data.length, "STANDARD", undefined, 10 * MiB);
+  await copyObject(store, "small", "moved/small", small.length, "STANDARD");
+  const after = await listBucket(bucket);
+  assert.equal(after.get("moved/large")?.etag, etag);
+  assert.equal(after.get("moved/small")?.etag, listed.get("small")?.etag);
+  assert.equal(after.get("moved/small")?.storageClass, "STANDARD");
 });
 
 Deno.test("S3Store errors name the operation, key, bucket and site", async () => {

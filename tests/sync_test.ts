@@ -341,3 +341,32 @@ Deno.test("--once skips symlinks and FIFOs, and never reads outside the folder",
   assert.match(result.stderr, /skipping a symlink or special file path=link.txt/);
   assert.match(result.stderr, /skipping a symlink or special file path=pipe/);
 });
+
+Deno.test("--once hashes unchanged files only once: the state store remembers them", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("state");
+  for (let i = 0; i < 5; i++) await writeFile(root, `f${i}.txt`, `file ${i}`);
+  // Objects put by another tool: the first run must compare contents, later ones need not.
+  for (let i = 0; i < 5; i++) {
+    await testS3().client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `f${i}.txt`, Body: `file ${i}` }),
+    );
+  }
+  const config = await site([{ local_path: root, bucket }], { loglevel: "debug" });
+  const comparisons = (stderr: string) => (stderr.match(/comparing content/g) ?? []).length;
+  const first = await once(config);
+  assert.equal(first.summary.uploaded, 0);
+  assert.equal(comparisons(first.stderr), 5);
+  const second = await once(config);
+  assert.equal(comparisons(second.stderr), 0);
+  // A changed ctime (here from chmod) makes the file suspect again; its content still matches.
+  await Deno.chmod(`${root}/f0.txt`, 0o600);
+  const third = await once(config);
+  assert.equal(comparisons(third.stderr), 1);
+  assert.equal(third.summary.uploaded, 0);
+  // Without the store, everything is compared again, and still nothing is uploaded.
+  await Deno.remove(`${config.slice(0, config.lastIndexOf("/"))}/state`, { recursive: true });
+  const fourth = await once(config);
+  assert.equal(comparisons(fourth.stderr), 5);
+  assert.equal(fourth.summary.uploaded, 0);
+});

@@ -171,3 +171,25 @@ Deno.test("watching never uploads excluded files", async () => {
     await daemon.stop();
   }
 });
+
+Deno.test("watching turns a rename into a copy inside the bucket, not a second upload", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("watch-move");
+  await writeFile(root, "dir/big.bin", new Uint8Array(3 * 1024 * 1024).fill(7));
+  await writeFile(root, "a.txt", "a");
+  const daemon = await startWatching(root, bucket);
+  try {
+    await waitForKeys(bucket, ["a.txt", "dir/big.bin"]);
+    const etag = (await listBucket(bucket)).get("dir/big.bin")?.etag;
+    await Deno.rename(`${root}/dir/big.bin`, `${root}/renamed.bin`);
+    await Deno.rename(`${root}/dir`, `${root}/dir2`);
+    await Deno.rename(`${root}/a.txt`, `${root}/dir2/a.txt`);
+    await waitForKeys(bucket, ["dir2/a.txt", "renamed.bin"]);
+    assert.equal((await listBucket(bucket)).get("renamed.bin")?.etag, etag);
+    assert.match(daemon.log, /copied site=\S+ key=renamed\.bin from=dir\/big\.bin/);
+    assert.match(daemon.log, /copied site=\S+ key=dir2\/a\.txt from=a\.txt/);
+    assert.doesNotMatch(daemon.log, /uploaded site=\S+ key=(renamed\.bin|dir2\/a\.txt)/);
+  } finally {
+    await daemon.stop();
+  }
+});

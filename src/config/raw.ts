@@ -19,6 +19,7 @@ export interface RawConfig {
   reconcile_interval?: unknown;
   log_format?: unknown;
   shutdown_timeout?: unknown;
+  state_dir?: unknown;
   sites?: unknown;
   [key: string]: unknown;
 }
@@ -57,6 +58,7 @@ export const GLOBAL_KEYS: readonly string[] = [
   "reconcile_interval",
   "log_format",
   "shutdown_timeout",
+  "state_dir",
   "sites",
 ];
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isAbsolute, join, normalize } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import { type Config, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./types.ts";
 import { GLOBAL_KEYS, type RawConfig, SITE_KEYS } from "./raw.ts";
@@ -88,6 +89,7 @@ export function resolveConfig(
     logLevel,
     logFormat,
     shutdownTimeoutMs,
+    stateDir: readStateDir(raw.state_dir, env),
     uploadQueueBuffer,
     uploadWorkers,
     checksumWorkers,
@@ -116,6 +118,29 @@ function readLogLevel(value: unknown): LogLevel {
   const valid = LOG_LEVELS.map((l) => `"${l}"`).join(", ");
   throw new ConfigError("loglevel", `must be one of ${valid}, got ${describe(text)}`);
 }
+
+/**
+ * The config's `state_dir`, else S3SYNC_STATE_DIR (what the container and chart set), else systemd's
+ * STATE_DIRECTORY, else the XDG state folder of the user.
+ */
+function readStateDir(value: unknown, env: Env): string {
+  const written = readString(value, "state_dir");
+  if (written !== undefined) {
+    if (!isAbsolute(written)) {
+      throw new ConfigError("state_dir", `must be an absolute path, got ${describe(written)}`);
+    }
+    return trimSlash(normalize(written));
+  }
+  const fromEnv = env.S3SYNC_STATE_DIR || env.STATE_DIRECTORY?.split(":")[0];
+  if (fromEnv && isAbsolute(fromEnv)) return trimSlash(normalize(fromEnv));
+  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) {
+    return join(env.XDG_STATE_HOME, "s3sync-service");
+  }
+  if (env.HOME && isAbsolute(env.HOME)) return join(env.HOME, ".local/state/s3sync-service");
+  return "/var/lib/s3sync-service";
+}
+
+const trimSlash = (path: string): string => path.length > 1 ? path.replace(/\/+$/, "") : path;
 
 function readLogFormat(value: unknown): LogFormat {
   const text = readString(value, "log_format");

@@ -232,3 +232,17 @@ Deno.test("resolveConfig() reads log_format and shutdown_timeout, and rejects ba
     'shutdown_timeout: must be a duration 0 (disabled) and at most 1h, got "2h"',
   );
 });
+
+Deno.test("resolveConfig() finds the state directory: config, then environment, then home", () => {
+  assert.equal(config({ state_dir: "/srv/state/" }).stateDir, "/srv/state");
+  failsGlobal({ state_dir: "state" }, 'state_dir: must be an absolute path, got "state"');
+  const env = { S3SYNC_STATE_DIR: "/k8s/state", STATE_DIRECTORY: "/var/lib/x", HOME: "/home/u" };
+  assert.equal(config({}, env).stateDir, "/k8s/state");
+  assert.equal(config({}, { ...env, S3SYNC_STATE_DIR: "" }).stateDir, "/var/lib/x");
+  assert.equal(
+    config({}, { XDG_STATE_HOME: "/xdg", HOME: "/home/u" }).stateDir,
+    "/xdg/s3sync-service",
+  );
+  assert.equal(config({}, { HOME: "/home/u" }).stateDir, "/home/u/.local/state/s3sync-service");
+  assert.equal(config({}, {}).stateDir, "/var/lib/s3sync-service");
+});

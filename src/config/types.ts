@@ -60,6 +60,8 @@ export interface Config {
   readonly logFormat: LogFormat;
   /** How long in-flight uploads may take to finish when stopping or reloading. */
   readonly shutdownTimeoutMs: number;
+  /** Where the state store lives (absolute); losing it costs time, never correctness. */
+  readonly stateDir: string;
   readonly uploadQueueBuffer: number;
   readonly uploadWorkers: number;
   readonly checksumWorkers: number;

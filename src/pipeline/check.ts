@@ -1,20 +1,24 @@
 /**
  * The checksum stage: decides what one path needs by comparing the local file with what the bucket
- * holds. Cheap facts first (missing, size), content only when sizes match, and a HEAD only for
- * ETags that cannot be recomputed. It reads the state of the disk when it runs, not when the job
- * was queued, so a stale job can never do the wrong thing.
+ * holds. Cheap facts first (missing, size, the state store's memory of the file), content only
+ * when those cannot tell, and a HEAD only for ETags that cannot be recomputed. It reads the disk
+ * when it runs, not when the job was queued, so a stale job can never do the wrong thing.
  * @module
  */
 
 import { log } from "../lib/log.ts";
+import type { FileState } from "../state/store.ts";
+import type { RemoteObject } from "../store/types.ts";
 import type { Action, SiteContext } from "./context.ts";
 import { candidatePartSizes, parseEtag } from "./etag.ts";
-import { hashFile } from "./hash.ts";
 import { MD5_METADATA } from "./transfer.ts";
 
+/** A regular file as lstat saw it: what the state store compares. */
 export interface LocalFile {
   readonly size: number;
   readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly ino: number;
 }
 
 /** The regular file at `path`, or undefined when there is none (gone, a symlink, a FIFO...). */
@@ -22,13 +26,24 @@ export async function statFile(path: string): Promise<LocalFile | undefined> {
   try {
     const info = await Deno.lstat(path);
     if (!info.isFile) return undefined;
-    return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 };
+    return {
+      size: info.size,
+      mtimeMs: info.mtime?.getTime() ?? 0,
+      ctimeMs: info.ctime?.getTime() ?? 0,
+      ino: info.ino ?? 0,
+    };
   } catch (err) {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
       return undefined;
     }
     throw err;
   }
+}
+
+/** The file has not been touched since `known` was recorded: same inode, size, mtime and ctime. */
+export function unchangedSince(known: FileState | undefined, file: LocalFile): boolean {
+  return known !== undefined && known.size === file.size && known.mtimeMs === file.mtimeMs &&
+    known.ctimeMs === file.ctimeMs && known.ino === file.ino;
 }
 
 export async function evaluate(
@@ -45,6 +60,11 @@ export async function evaluate(
     return undefined;
   }
   if (!remote) {
+    const from = await movedFrom(ctx, rel, local, signal);
+    if (from) {
+      log.debug("moved within the site", { site, path: rel, from });
+      return { kind: "move", rel, from };
+    }
     log.debug("not in the bucket", { site, path: rel });
     return { kind: "upload", rel };
   }
@@ -52,7 +72,7 @@ export async function evaluate(
     log.debug("size differs", { site, path: rel, local: local.size, remote: remote.size });
     return { kind: "upload", rel };
   }
-  const { same, md5 } = await sameContent(ctx, rel, remote.etag, local.size, signal);
+  const { same, md5 } = await matches(ctx, rel, local, remote, signal);
   if (!same) {
     log.debug("content differs", { site, path: rel });
     return { kind: "upload", rel, md5 };
@@ -65,23 +85,66 @@ export async function evaluate(
   return undefined;
 }
 
+/**
+ * Whether the file at `rel` holds what `remote` holds. The state store answers for a file untouched
+ * since we last knew its ETag; otherwise the file is hashed, and a match is remembered.
+ */
+async function matches(
+  ctx: SiteContext,
+  rel: string,
+  local: LocalFile,
+  remote: RemoteObject,
+  signal?: AbortSignal,
+): Promise<{ same: boolean; md5?: string }> {
+  const known = ctx.state.get(rel);
+  if (unchangedSince(known, local) && known?.etag === remote.etag) return { same: true };
+  const result = await sameContent(ctx, rel, remote, signal);
+  if (result.same) ctx.state.put(rel, { ...local, etag: remote.etag });
+  return result;
+}
+
 async function sameContent(
   ctx: SiteContext,
   rel: string,
-  etag: string,
-  size: number,
+  remote: RemoteObject,
   signal?: AbortSignal,
 ): Promise<{ same: boolean; md5: string }> {
+  const etag = remote.etag.toLowerCase();
   const parsed = parseEtag(etag);
-  const partSizes = parsed.kind === "multipart" ? candidatePartSizes(size, parsed.parts) : [];
-  const digest = await hashFile(ctx.localPath(rel), partSizes, signal);
+  const partSizes = parsed.kind === "multipart"
+    ? candidatePartSizes(remote.size, parsed.parts)
+    : [];
+  log.debug("comparing content", { site: ctx.config.name, path: rel });
+  const digest = await ctx.hash(ctx.localPath(rel), partSizes, signal);
   if (parsed.kind === "md5") return { same: digest.md5 === parsed.md5, md5: digest.md5 };
   if (partSizes.length > 0) {
-    const same = [...digest.etags.values()].includes(etag.toLowerCase());
-    return { same, md5: digest.md5 };
+    return { same: [...digest.etags.values()].includes(etag), md5: digest.md5 };
   }
   // An ETag we cannot recompute (SSE-KMS, an unknown part layout): our own uploads carry the MD5
   // in metadata, so after one re-upload this check matches and the file is left alone.
-  const info = await ctx.store.head(ctx.keyOf(rel), signal);
+  const info = await ctx.store.head(remote.key, signal);
   return { same: info?.metadata[MD5_METADATA] === digest.md5, md5: digest.md5 };
+}
+
+/**
+ * The path this file was moved from, when its object is still in the bucket with this content:
+ * then a copy inside the bucket replaces an upload. The watcher's rename events name the old path;
+ * after a restart, the state store finds it by inode.
+ */
+async function movedFrom(
+  ctx: SiteContext,
+  rel: string,
+  local: LocalFile,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const candidates = [...ctx.moveSourcesFor(rel), ctx.state.findMoved(rel, local)];
+  for (const from of candidates) {
+    const source = from === undefined ? undefined : ctx.remote.get(from);
+    if (from === undefined || !source || source.size !== local.size) continue;
+    // The very file we uploaded there (the same inode, untouched): no need to read it.
+    const known = ctx.state.get(from);
+    if (unchangedSince(known, local) && known?.etag === source.etag) return from;
+    if ((await matches(ctx, rel, local, source, signal)).same) return from;
+  }
+  return undefined;
 }

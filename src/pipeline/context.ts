@@ -5,7 +5,9 @@
  */
 
 import type { SiteConfig } from "../config/types.ts";
+import type { SiteState } from "../state/store.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
+import type { FileDigest } from "./hash.ts";
 
 export type ErrorScope = "local" | "cloud" | "watcher";
 
@@ -38,6 +40,7 @@ export class SiteStats {
 export type Action =
   | { readonly kind: "upload"; readonly rel: string; readonly md5?: string }
   | { readonly kind: "copy"; readonly rel: string; readonly size: number }
+  | { readonly kind: "move"; readonly rel: string; readonly from: string }
   | { readonly kind: "delete"; readonly rel: string };
 
 export interface SiteContext {
@@ -46,7 +49,15 @@ export interface SiteContext {
   /** What we believe is in the bucket, by relative path: from the listing, then kept up to date. */
   readonly remote: Map<string, RemoteObject>;
   readonly stats: SiteStats;
+  /** The state store's rows for this site. */
+  readonly state: SiteState;
   readonly dryRun: boolean;
+  /** MD5 and multipart ETags of a file, computed off the event loop. */
+  hash(path: string, partSizes: readonly number[], signal?: AbortSignal): Promise<FileDigest>;
+  /** Old paths of a file the watcher saw being renamed to `rel` (or moved with a folder). */
+  moveSourcesFor(rel: string): string[];
+  /** True while `rel` may still be the source of a rename's copy: its delete waits. */
+  isMoveSource(rel: string): boolean;
   keyOf(rel: string): string;
   localPath(rel: string): string;
   isIncluded(rel: string): boolean;

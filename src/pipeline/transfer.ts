@@ -167,33 +167,36 @@ async function abortQuietly(store: ObjectStore, key: string, uploadId: string): 
 }
 
 /**
- * Changes an object's storage class with a copy onto itself: the data never leaves the server.
- * `maxCopySize` is a parameter only so that tests can exercise the multipart path.
+ * Copies `source` to `key` inside the bucket with the given storage class (onto itself, that only
+ * changes the class): the data never leaves the server. One CopyObject up to 5 GiB, a multipart
+ * copy above it. `maxCopySize` is a parameter only so that tests can exercise the multipart path.
  */
-export async function changeStorageClass(
+export async function copyObject(
   store: ObjectStore,
+  source: string,
   key: string,
   size: number,
   storageClass: string,
   signal?: AbortSignal,
   maxCopySize = MAX_COPY_SIZE,
 ): Promise<{ etag: string }> {
-  if (size <= maxCopySize) return await store.copyInPlace(key, storageClass, signal);
+  if (size <= maxCopySize) return await store.copy(source, key, storageClass, signal);
   // A multipart copy does not carry the metadata over by itself.
-  const info = await store.head(key, signal);
-  if (!info) throw new Error(`Cannot change the storage class of "${key}": it no longer exists`);
+  const info = await store.head(source, signal);
+  if (!info) throw new Error(`Cannot copy "${source}" to "${key}": it no longer exists`);
   const partSize = Math.min(partSizeFor(size), maxCopySize);
   const uploadId = await store.createMultipart(key, {
     storageClass,
     contentType: info.contentType ?? "application/octet-stream",
     metadata: info.metadata,
-  }, signal);
+  }, AbortSignal.timeout(60_000));
   try {
+    signal?.throwIfAborted();
     const parts: CompletedPart[] = [];
     for (let n = 0; n < partCount(size, partSize); n++) {
       const start = n * partSize;
       const end = Math.min(size, start + partSize) - 1;
-      parts.push(await store.uploadPartCopy(key, uploadId, n + 1, start, end, signal));
+      parts.push(await store.uploadPartCopy(source, key, uploadId, n + 1, start, end, signal));
     }
     await store.completeMultipart(key, uploadId, parts, signal);
     const digests = parts.map((p) => Buffer.from(p.etag, "hex"));

@@ -23,12 +23,17 @@ import { apply } from "../pipeline/apply.ts";
 import { evaluate } from "../pipeline/check.ts";
 import { type Action, type ErrorScope, type SiteContext, SiteStats } from "../pipeline/context.ts";
 import { S3Error } from "../store/s3.ts";
+import type { HashPool } from "../pipeline/hash_pool.ts";
+import type { FileDigest } from "../pipeline/hash.ts";
+import type { SiteState } from "../state/store.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
 import { isIncluded, isUnder, KeyMap } from "./keys.ts";
 import { describeFsError, walkFiles } from "./walk.ts";
 import { watchSite } from "./watch.ts";
 
 export interface SiteOptions {
+  readonly state: SiteState;
+  readonly hashes: HashPool;
   readonly checksum: Limiter;
   readonly upload: Limiter;
   readonly uploadQueueBuffer: number;
@@ -61,6 +66,8 @@ export class Site implements SiteContext {
   /** Paths between the feeder and the end of their job; true: look again when it ends. */
   readonly #inPipeline = new Map<string, boolean>();
   readonly #wakeup = new Wakeup();
+  /** Renames the watcher saw, old path -> new path, kept while the new path may still copy. */
+  readonly #moves = new Map<string, { to: string; until: number }>();
   readonly #idleWaiters = new Set<() => void>();
   #reconcileRequested = true;
   #reconciling = false;
@@ -81,6 +88,45 @@ export class Site implements SiteContext {
 
   get dryRun(): boolean {
     return this.options.dryRun;
+  }
+
+  get state(): SiteState {
+    return this.options.state;
+  }
+
+  hash(path: string, partSizes: readonly number[], signal?: AbortSignal): Promise<FileDigest> {
+    return this.options.hashes.hash(path, partSizes, signal);
+  }
+
+  /** The watcher saw `from` renamed to `to` (a file or a folder). */
+  noteMove(from: string, to: string): void {
+    // Long enough for the new path's quiet time and its check. A file's move is forgotten as soon
+    // as its new path is done; a folder's lasts this long, and the old keys' deletes wait for it.
+    const until = Date.now() + 2 * this.config.watchIntervalMs + 5_000;
+    this.#moves.set(from, { to, until });
+  }
+
+  moveSourcesFor(rel: string): string[] {
+    const now = Date.now();
+    const found: { from: string; depth: number }[] = [];
+    for (const [from, { to, until }] of this.#moves) {
+      if (until < now) this.#moves.delete(from);
+      else if (rel === to) found.push({ from, depth: Infinity });
+      else if (isUnder(rel, to)) {
+        found.push({ from: from + rel.slice(to.length), depth: to.length });
+      }
+    }
+    // The most specific rename first: the file's own, then its nearest folder's.
+    return found.sort((a, b) => b.depth - a.depth).map((f) => f.from);
+  }
+
+  isMoveSource(rel: string): boolean {
+    const now = Date.now();
+    for (const [from, { until }] of this.#moves) {
+      if (until < now) this.#moves.delete(from);
+      else if (rel === from || isUnder(rel, from)) return true;
+    }
+    return false;
   }
 
   keyOf(rel: string): string {
@@ -396,6 +442,9 @@ export class Site implements SiteContext {
   #finish(rel: string, again: boolean): void {
     const rerun = this.#inPipeline.get(rel);
     this.#inPipeline.delete(rel);
+    if (!again) {
+      for (const [from, { to }] of this.#moves) if (to === rel) this.#moves.delete(from);
+    }
     if (again || rerun) this.markDue(rel, Date.now() + (again ? this.config.watchIntervalMs : 0));
     this.#notifyIfIdle();
   }

@@ -15,6 +15,7 @@ export interface Watched {
     readonly watchIntervalMs: number;
   };
   markDue(rel: string, at: number): void;
+  noteMove(from: string, to: string): void;
   requestReconcile(): void;
   watcherFailed(message: string): void;
 }
@@ -40,9 +41,13 @@ export async function watchSite(site: Watched, signal: AbortSignal): Promise<voi
         continue;
       }
       const at = Date.now() + site.config.watchIntervalMs;
-      for (const path of event.paths) {
-        if (path === root) site.requestReconcile();
-        else if (path.startsWith(`${root}/`)) site.markDue(path.slice(root.length + 1), at);
+      const rels = event.paths.map((path) => relativeTo(root, path));
+      // A rename inside the site names both paths: the new one can be a copy of the old object.
+      const [from, to] = rels;
+      if (event.kind === "rename" && rels.length === 2 && from && to) site.noteMove(from, to);
+      for (const [i, rel] of rels.entries()) {
+        if (rel) site.markDue(rel, at);
+        else if (event.paths[i] === root) site.requestReconcile();
       }
     }
   } catch (err) {
@@ -50,4 +55,9 @@ export async function watchSite(site: Watched, signal: AbortSignal): Promise<voi
   } finally {
     signal.removeEventListener("abort", close);
   }
+}
+
+/** `path` relative to `root`, or undefined for the root itself and paths outside it. */
+function relativeTo(root: string, path: string): string | undefined {
+  return path.startsWith(`${root}/`) ? path.slice(root.length + 1) : undefined;
 }

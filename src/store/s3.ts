@@ -276,31 +276,31 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async copyInPlace(
+  async copy(
+    source: string,
     key: string,
     storageClass: string,
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
-    const out = await this.#call(
-      `change the storage class to ${storageClass} of`,
-      key,
-      signal,
-      () =>
-        this.#client.send(
-          new CopyObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            CopySource: copySource(this.bucket, key),
-            StorageClass: storageClass as StorageClass,
-            MetadataDirective: "COPY",
-          }),
-          { abortSignal: signal },
-        ),
-    );
+    const what = source === key
+      ? `change the storage class to ${storageClass} of`
+      : `copy "${source}" to`;
+    const out = await this.#call(what, key, signal, () =>
+      this.#client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: copySource(this.bucket, source),
+          StorageClass: storageClass as StorageClass,
+          MetadataDirective: "COPY",
+        }),
+        { abortSignal: signal },
+      ));
     return { etag: unquote(out.CopyObjectResult?.ETag) };
   }
 
   async uploadPartCopy(
+    source: string,
     key: string,
     uploadId: string,
     partNumber: number,
@@ -315,7 +315,7 @@ export class S3Store implements ObjectStore {
           Key: key,
           UploadId: uploadId,
           PartNumber: partNumber,
-          CopySource: copySource(this.bucket, key),
+          CopySource: copySource(this.bucket, source),
           CopySourceRange: `bytes=${start}-${end}`,
         }),
         { abortSignal: signal },

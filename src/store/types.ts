@@ -62,10 +62,19 @@ export interface ObjectStore {
     signal?: AbortSignal,
   ): Promise<void>;
   abortMultipart(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
-  /** Copies an object onto itself with a new storage class; data and metadata stay. */
-  copyInPlace(key: string, storageClass: string, signal?: AbortSignal): Promise<{ etag: string }>;
-  /** One part of a multipart copy of `key` onto itself: bytes `start` to `end`, inclusive. */
+  /**
+   * Copies `source` to `key` (or onto itself, to change its storage class) inside the bucket;
+   * the data never leaves the server, and content type and metadata come along.
+   */
+  copy(
+    source: string,
+    key: string,
+    storageClass: string,
+    signal?: AbortSignal,
+  ): Promise<{ etag: string }>;
+  /** One part of a multipart copy of `source` to `key`: bytes `start` to `end`, inclusive. */
   uploadPartCopy(
+    source: string,
     key: string,
     uploadId: string,
     partNumber: number,

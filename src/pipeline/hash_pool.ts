@@ -1,0 +1,112 @@
+/**
+ * Hashing on worker threads, so that both cores work and the event loop keeps uploads moving while
+ * large files are read. The checksum limiter already bounds how many hashes run at once; the pool
+ * has that many threads, started on first use. Where threads cannot start (a bundle without the
+ * worker module), hashing falls back to the calling thread: slower, never wrong.
+ * @module
+ */
+
+import { errorMessage } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+import { type FileDigest, hashFile } from "./hash.ts";
+
+interface Pending {
+  resolve: (digest: FileDigest) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Thread {
+  worker: Worker;
+  busy: boolean;
+}
+
+interface Reply {
+  id: number;
+  digest?: { size: number; md5: string; etags: [number, string][] };
+  error?: { name?: string; message?: string; code?: string };
+}
+
+export class HashPool {
+  #threads: Thread[] = [];
+  #pending = new Map<number, Pending & { thread: Thread }>();
+  #nextId = 0;
+  #broken = false;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly size: number) {}
+
+  async hash(
+    path: string,
+    partSizes: readonly number[],
+    signal?: AbortSignal,
+  ): Promise<FileDigest> {
+    let thread = this.#broken ? undefined : this.#freeThread();
+    while (!thread && !this.#broken && this.#threads.length > 0) {
+      // Every thread is busy (more callers than threads): wait for one.
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      thread = this.#freeThread();
+    }
+    if (!thread) return await hashFile(path, partSizes, signal);
+    signal?.throwIfAborted();
+    const id = this.#nextId++;
+    thread.busy = true;
+    return await new Promise<FileDigest>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, thread });
+      thread.worker.postMessage({ id, path, partSizes: [...partSizes] });
+    });
+  }
+
+  #freeThread(): Thread | undefined {
+    const idle = this.#threads.find((t) => !t.busy);
+    if (idle || this.#threads.length >= this.size) return idle;
+    try {
+      const worker = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
+      const thread: Thread = { worker, busy: false };
+      worker.onmessage = (event: MessageEvent<Reply>) => this.#settle(event.data);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        this.#lose(thread, event.message);
+      };
+      this.#threads.push(thread);
+      return thread;
+    } catch (err) {
+      this.#broken = true;
+      log.debug("hashing on the main thread: no worker threads", { error: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  #settle({ id, digest, error }: Reply): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    pending.thread.busy = false;
+    this.#waiters.shift()?.();
+    if (digest) {
+      pending.resolve({ size: digest.size, md5: digest.md5, etags: new Map(digest.etags) });
+    } else {
+      // Keep the fs error code (EACCES...) so the caller can say what went wrong in plain words.
+      pending.reject(Object.assign(new Error(error?.message ?? "hashing failed"), error));
+    }
+  }
+
+  /** A thread that died fails its job and is replaced on the next call. */
+  #lose(thread: Thread, message: string): void {
+    thread.worker.terminate();
+    this.#threads = this.#threads.filter((t) => t !== thread);
+    this.#waiters.shift()?.();
+    for (const [id, pending] of this.#pending) {
+      if (pending.thread !== thread) continue;
+      this.#pending.delete(id);
+      pending.reject(new Error(`Hashing thread failed: ${message}`));
+    }
+  }
+
+  close(): void {
+    for (const thread of this.#threads) thread.worker.terminate();
+    this.#threads = [];
+    for (const pending of this.#pending.values()) pending.reject(new Error("Hashing stopped"));
+    this.#pending.clear();
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+}

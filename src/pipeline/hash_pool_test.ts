@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { HashPool } from "./hash_pool.ts";
+import { hashFile } from "./hash.ts";
+import { MiB } from "./etag.ts";
+
+Deno.test("HashPool gives the same digests as hashFile(), on several threads at once", async () => {
+  const dir = await Deno.makeTempDir();
+  const paths = await Promise.all([1, 2, 3, 4].map(async (n) => {
+    const path = `${dir}/f${n}`;
+    await Deno.writeFile(path, new Uint8Array(n * MiB + n).map((_, i) => (i * n) % 256));
+    return path;
+  }));
+  const pool = new HashPool(2);
+  try {
+    const digests = await Promise.all(paths.map((path) => pool.hash(path, [MiB])));
+    for (const [i, path] of paths.entries()) {
+      assert.deepEqual(digests[i], await hashFile(path, [MiB]));
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("HashPool passes on a missing file's error with its code", async () => {
+  const pool = new HashPool(1);
+  try {
+    await assert.rejects(pool.hash("/nonexistent/s3sync/file", []), (err: { code?: string }) => {
+      assert.equal(err.code, "ENOENT");
+      return true;
+    });
+  } finally {
+    pool.close();
+  }
+});
