@@ -11,6 +11,8 @@ import { log } from "../lib/log.ts";
 import { type FileDigest, hashFile } from "./hash.ts";
 
 interface Pending {
+  readonly path: string;
+  readonly partSizes: readonly number[];
   resolve: (digest: FileDigest) => void;
   reject: (err: unknown) => void;
 }
@@ -18,6 +20,8 @@ interface Pending {
 interface Thread {
   worker: Worker;
   busy: boolean;
+  /** It has answered at least once: it can start, so a later failure is that thread's alone. */
+  proven: boolean;
 }
 
 interface Reply {
@@ -33,7 +37,11 @@ export class HashPool {
   #broken = false;
   #waiters: (() => void)[] = [];
 
-  constructor(readonly size: number) {}
+  /** `module` is a parameter only so that a test can make threads fail to start. */
+  constructor(
+    readonly size: number,
+    private readonly module = new URL("./hash_worker.ts", import.meta.url),
+  ) {}
 
   async hash(
     path: string,
@@ -51,7 +59,7 @@ export class HashPool {
     const id = this.#nextId++;
     thread.busy = true;
     return await new Promise<FileDigest>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, thread });
+      this.#pending.set(id, { path, partSizes, resolve, reject, thread });
       thread.worker.postMessage({ id, path, partSizes: [...partSizes] });
     });
   }
@@ -60,8 +68,8 @@ export class HashPool {
     const idle = this.#threads.find((t) => !t.busy);
     if (idle || this.#threads.length >= this.size) return idle;
     try {
-      const worker = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
-      const thread: Thread = { worker, busy: false };
+      const worker = new Worker(this.module, { type: "module" });
+      const thread: Thread = { worker, busy: false, proven: false };
       worker.onmessage = (event: MessageEvent<Reply>) => this.#settle(event.data);
       worker.onerror = (event) => {
         event.preventDefault();
@@ -81,6 +89,7 @@ export class HashPool {
     if (!pending) return;
     this.#pending.delete(id);
     pending.thread.busy = false;
+    pending.thread.proven = true;
     this.#waiters.shift()?.();
     if (digest) {
       pending.resolve({ size: digest.size, md5: digest.md5, etags: new Map(digest.etags) });
@@ -90,15 +99,22 @@ export class HashPool {
     }
   }
 
-  /** A thread that died fails its job and is replaced on the next call. */
+  /**
+   * A thread that died has its job redone here, and is replaced on the next call; one that could
+   * not even start (its module missing from a bundle) means no threads at all from now on.
+   */
   #lose(thread: Thread, message: string): void {
     thread.worker.terminate();
     this.#threads = this.#threads.filter((t) => t !== thread);
-    this.#waiters.shift()?.();
+    if (!thread.proven && !this.#broken) {
+      this.#broken = true;
+      log.debug("hashing on the main thread: worker threads cannot start", { error: message });
+    }
+    for (const waiter of this.#waiters.splice(0)) waiter();
     for (const [id, pending] of this.#pending) {
       if (pending.thread !== thread) continue;
       this.#pending.delete(id);
-      pending.reject(new Error(`Hashing thread failed: ${message}`));
+      hashFile(pending.path, pending.partSizes).then(pending.resolve, pending.reject);
     }
   }
 

@@ -32,3 +32,15 @@ Deno.test("HashPool passes on a missing file's error with its code", async () =>
     pool.close();
   }
 });
+
+Deno.test("HashPool hashes on the calling thread when its threads cannot start", async () => {
+  const path = await Deno.makeTempFile();
+  await Deno.writeTextFile(path, "content");
+  const pool = new HashPool(2, new URL("./no_such_worker.ts", import.meta.url));
+  try {
+    assert.deepEqual(await pool.hash(path, []), await hashFile(path, []));
+    assert.deepEqual(await pool.hash(path, []), await hashFile(path, []));
+  } finally {
+    pool.close();
+  }
+});
