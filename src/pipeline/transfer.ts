@@ -13,6 +13,9 @@ import mime from "mime";
 import type { CompletedPart, ObjectStore, PutOptions } from "../store/types.ts";
 import { isMultipart, MAX_COPY_SIZE, MiB, multipartEtag, partCount, partSizeFor } from "./etag.ts";
 
+/** Parts of one file in flight at once: a large file uses the link without a worker per part. */
+export const PART_CONCURRENCY = 4;
+
 /** Metadata key holding the MD5 of the content, for objects whose ETag is not MD5-based. */
 export const MD5_METADATA = "s3sync-md5";
 
@@ -112,19 +115,37 @@ async function uploadParts(
     // its parts could then never be cleaned up. It is short; the check right after stops us.
     uploadId = await store.createMultipart(key, options, AbortSignal.timeout(60_000));
     signal?.throwIfAborted();
-    const buffer = new Uint8Array(partSize);
-    const parts: CompletedPart[] = [];
-    const digests: Uint8Array[] = [];
-    for (let n = 0; n < partCount(size, partSize); n++) {
-      const start = n * partSize;
-      const length = Math.min(partSize, size - start);
-      const part = buffer.subarray(0, length);
-      await readExactly(file, part, start, path);
-      const digest = createHash("md5").update(part).digest();
-      digests.push(digest);
-      const b64 = Buffer.from(digest).toString("base64");
-      parts.push(await store.uploadPart(key, uploadId, n + 1, part, b64, signal));
-    }
+    const count = partCount(size, partSize);
+    const parts: CompletedPart[] = new Array(count);
+    const digests: Uint8Array[] = new Array(count);
+    // The first failure stops the other lanes; all are awaited before the upload is aborted.
+    const failed = new AbortController();
+    const partSignal = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+    let next = 0;
+    const lane = async (id: string) => {
+      // One buffer per lane: memory is PART_CONCURRENCY parts per file, whatever its size.
+      const buffer = new Uint8Array(partSize);
+      for (let n = next++; n < count; n = next++) {
+        partSignal.throwIfAborted();
+        const start = n * partSize;
+        const part = buffer.subarray(0, Math.min(partSize, size - start));
+        await readExactly(file, part, start, path);
+        const digest = createHash("md5").update(part).digest();
+        digests[n] = digest;
+        const b64 = Buffer.from(digest).toString("base64");
+        parts[n] = await store.uploadPart(key, id, n + 1, part, b64, partSignal);
+      }
+    };
+    const id = uploadId;
+    const lanes = await Promise.allSettled(
+      Array.from({ length: Math.min(PART_CONCURRENCY, count) }, () =>
+        lane(id).catch((err) => {
+          failed.abort(err);
+          throw err;
+        })),
+    );
+    const failure = lanes.find((lane) => lane.status === "rejected");
+    if (failure) throw failed.signal.reason ?? (failure as PromiseRejectedResult).reason;
     await store.completeMultipart(key, uploadId, parts, signal);
     uploadId = undefined;
     // Some servers (RGW) answer CompleteMultipartUpload with an empty ETag; ours is exact.
