@@ -5,7 +5,11 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { CreateBucketCommand, DeleteObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+} from "@aws-sdk/client-s3";
 import { MiB } from "../src/pipeline/etag.ts";
 import {
   bytes,
@@ -130,4 +134,35 @@ Deno.test("the periodic reconcile restores an object deleted behind the daemon's
   } finally {
     await daemon.stop();
   }
+});
+
+Deno.test("a start aborts the multipart uploads a killed run left under the prefix", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("orphans");
+  await writeFile(root, "a.txt", "a");
+  const client = testS3().client;
+  for (const key of ["site/big.bin", "site/dir/other.bin", "elsewhere/keep.bin"]) {
+    await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  }
+  const config = await writeConfig(await tempDir(), [{
+    local_path: root,
+    bucket,
+    bucket_path: "site",
+  }]);
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      "--config",
+      config,
+      "--once",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+  // Only the site's own prefix is cleaned: another prefix may belong to another tool.
+  assert.deepEqual(await pendingUploads(bucket), ["elsewhere/keep.bin"]);
+  assert.deepEqual(await sortedKeys(bucket, "site/"), ["site/a.txt"]);
 });

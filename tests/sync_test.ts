@@ -370,3 +370,20 @@ Deno.test("--once hashes unchanged files only once: the state store remembers th
   assert.equal(comparisons(fourth.stderr), 5);
   assert.equal(fourth.summary.uploaded, 0);
 });
+
+Deno.test("--once reports a file whose key would be too long for S3, and syncs the rest", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("longkey");
+  const long = `${"d".repeat(200)}/${"d".repeat(200)}/${"d".repeat(200)}/${"d".repeat(200)}/${
+    "f".repeat(250)
+  }.txt`;
+  await writeFile(root, long, "too long");
+  await writeFile(root, "ok.txt", "ok");
+  const result = await once(await site([{ local_path: root, bucket }]));
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    /Cannot sync "d{200}.*": its key would be 1058 bytes long; S3 allows at most 1024/,
+  );
+  assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
+});

@@ -193,3 +193,25 @@ Deno.test("watching turns a rename into a copy inside the bucket, not a second u
     await daemon.stop();
   }
 });
+
+Deno.test("watching resumes when a removed folder comes back, and deletes nothing meanwhile", async () => {
+  const parent = await tempDir();
+  const root = `${parent}/site`;
+  const bucket = await newBucket("watch-back");
+  await writeFile(root, "a.txt", "a");
+  const daemon = await startWatching(root, bucket);
+  try {
+    await waitForKeys(bucket, ["a.txt"]);
+    await Deno.rename(root, `${parent}/away`);
+    await daemon.waitForLog(/was removed or moved; watching it again when it is back/);
+    await writeFile(`${parent}/away`, "b.txt", "b");
+    await Deno.rename(`${parent}/away`, root);
+    await waitForKeys(bucket, ["a.txt", "b.txt"]);
+    await daemon.waitForLog(/INFO {2}watching site=/);
+    await writeFile(root, "c.txt", "c");
+    await waitForKeys(bucket, ["a.txt", "b.txt", "c.txt"]);
+    assert.doesNotMatch(daemon.log, /deleted site=/);
+  } finally {
+    await daemon.stop();
+  }
+});

@@ -13,6 +13,9 @@ import type { Action, SiteContext } from "./context.ts";
 import { candidatePartSizes, parseEtag } from "./etag.ts";
 import { MD5_METADATA } from "./transfer.ts";
 
+/** S3 refuses longer keys (UTF-8 bytes). */
+const MAX_KEY_BYTES = 1024;
+
 /** A regular file as lstat saw it: what the state store compares. */
 export interface LocalFile {
   readonly size: number;
@@ -58,6 +61,10 @@ export async function evaluate(
   if (!local) {
     if (remote && ctx.config.retireDeleted) return { kind: "delete", rel };
     return undefined;
+  }
+  const keyBytes = new TextEncoder().encode(ctx.keyOf(rel)).length;
+  if (keyBytes > MAX_KEY_BYTES) {
+    throw new Error(`its key would be ${keyBytes} bytes long; S3 allows at most ${MAX_KEY_BYTES}`);
   }
   if (!remote) {
     const from = await movedFrom(ctx, rel, local, signal);

@@ -73,6 +73,8 @@ export class Site implements SiteContext {
   #reconciling = false;
   #listed = false;
   #initialSyncDone = false;
+  /** Assumed until the watcher says otherwise, so that a first failure is reported. */
+  #watching = true;
   #checks: Channel<string> | undefined;
   #actions: Channel<Action> | undefined;
   /** Jobs being worked on right now, per stage (a slot held). */
@@ -271,6 +273,9 @@ export class Site implements SiteContext {
         nextReconcileAt = listed && interval > 0 ? Date.now() + interval : Infinity;
         continue;
       }
+      if (!this.#watching && !this.options.once) {
+        nextReconcileAt = Math.min(nextReconcileAt, now + Site.WATCHERLESS_RECONCILE_MS);
+      }
       let next = nextReconcileAt;
       const ready: string[] = [];
       for (const [rel, at] of this.#due) {
@@ -319,8 +324,9 @@ export class Site implements SiteContext {
         }
         this.remote.clear();
         for (const [rel, object] of listed) this.remote.set(rel, object);
-        this.#listed = true;
         log.debug("listed the bucket", { site: this.config.name, objects: listed.size });
+        if (!this.#listed) await this.#abortStaleUploads(intake);
+        this.#listed = true;
         return true;
       } catch (err) {
         if (intake.aborted) return false;
@@ -338,6 +344,32 @@ export class Site implements SiteContext {
       }
     }
     return false;
+  }
+
+  /**
+   * Multipart uploads left under the prefix by a run that was killed: their parts are billed and
+   * invisible. Run before this site starts any upload of its own, so none of these can be ours.
+   */
+  async #abortStaleUploads(signal: AbortSignal): Promise<void> {
+    if (this.dryRun) return;
+    try {
+      for (const upload of await this.store.listMultipartUploads(this.#keys.prefix, signal)) {
+        if (this.#keys.relOf(upload.key) === undefined) continue;
+        await this.store.abortMultipart(upload.key, upload.uploadId, signal);
+        log.info("aborted an unfinished multipart upload", {
+          site: this.config.name,
+          key: upload.key,
+          started: upload.initiated?.toISOString(),
+        });
+      }
+    } catch (err) {
+      if (!signal.aborted) {
+        log.warn("cannot clean up unfinished multipart uploads", {
+          site: this.config.name,
+          error: errorMessage(err),
+        });
+      }
+    }
   }
 
   /** Sends `rel` to the checksum stage, or, for a folder, everything in and under it. */
@@ -471,9 +503,19 @@ export class Site implements SiteContext {
     log.error(message, { site: this.config.name, scope });
   }
 
-  /** Called by the watcher when it fails; the periodic reconcile keeps the site converging. */
-  watcherFailed(message: string): void {
+  /** While the watcher is down, the site compares itself with the bucket this often. */
+  static readonly WATCHERLESS_RECONCILE_MS = 60_000;
+
+  watcherDown(message: string): void {
+    if (!this.#watching) return; // said once per outage
+    this.#watching = false;
     this.#recordError("watcher", message);
+    this.#wakeup.wake();
+  }
+
+  watcherUp(): void {
+    if (!this.#watching) log.info("watching", { site: this.config.name });
+    this.#watching = true;
   }
 
   #notifyIfIdle(): void {

@@ -2,9 +2,15 @@
  * The watcher: turns `Deno.watchFs` events into "look at this path after it has been quiet for
  * watch_interval". It does not interpret event kinds: create, modify, remove and rename all mean
  * the same thing here, because the checksum stage looks at the disk as it is when the job runs.
+ * Only a rename that names both paths is passed on, so that the new path can be a copy.
+ *
+ * A watcher that cannot start (the folder is missing, the inotify limit is reached) or stops (the
+ * folder was removed) is retried with backoff; meanwhile the site compares itself with the bucket
+ * every minute, and once the watcher is back it compares once more to catch up.
  * @module
  */
 
+import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 
@@ -17,19 +23,43 @@ export interface Watched {
   markDue(rel: string, at: number): void;
   noteMove(from: string, to: string): void;
   requestReconcile(): void;
-  watcherFailed(message: string): void;
+  /** The watcher is down; the message says why, once per outage. */
+  watcherDown(message: string): void;
+  watcherUp(): void;
 }
+
+const RETRY_BASE_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
 
 /** Watches until `signal` aborts. Started before the first walk, so nothing changes unseen. */
 export async function watchSite(site: Watched, signal: AbortSignal): Promise<void> {
   const root = site.config.localPath;
-  let watcher: Deno.FsWatcher;
-  try {
-    watcher = Deno.watchFs(root, { recursive: true });
-  } catch (err) {
-    site.watcherFailed(`Cannot watch "${root}": ${errorMessage(err)}`);
-    return;
+  for (let failures = 0; !signal.aborted; failures++) {
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(root, { recursive: true });
+    } catch (err) {
+      site.watcherDown(`Cannot watch "${root}": ${explain(err)}`);
+      await sleep(backoffDelay(failures, RETRY_BASE_MS, RETRY_MAX_MS) + 500, signal).catch(
+        () => {},
+      );
+      continue;
+    }
+    if (failures > 0) site.requestReconcile();
+    site.watcherUp();
+    failures = -1;
+    const reason = await follow(site, root, watcher, signal);
+    if (reason && !signal.aborted) site.watcherDown(reason);
   }
+}
+
+/** Feeds events until the watcher ends; returns why it ended, unless it was told to stop. */
+async function follow(
+  site: Watched,
+  root: string,
+  watcher: Deno.FsWatcher,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   const close = () => watcher.close();
   signal.addEventListener("abort", close, { once: true });
   try {
@@ -49,11 +79,38 @@ export async function watchSite(site: Watched, signal: AbortSignal): Promise<voi
         if (rel) site.markDue(rel, at);
         else if (event.paths[i] === root) site.requestReconcile();
       }
+      // The folder itself went away: this watch is dead even if the stream stays open.
+      if (event.paths.includes(root) && !await isFolder(root)) {
+        return `The folder "${root}" was removed or moved; watching it again when it is back`;
+      }
     }
+    return signal.aborted ? undefined : `Watching "${root}" stopped`;
   } catch (err) {
-    if (!signal.aborted) site.watcherFailed(`Watching "${root}" failed: ${errorMessage(err)}`);
+    return signal.aborted ? undefined : `Watching "${root}" failed: ${explain(err)}`;
   } finally {
     signal.removeEventListener("abort", close);
+    try {
+      watcher.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** The error, plus what to do when it is the inotify limit. */
+function explain(err: unknown): string {
+  const message = errorMessage(err);
+  if (!/watch limit|no space left/i.test(message)) return message;
+  return `${message}: the system's limit of inotify watches is reached. Raise it with ` +
+    `"sysctl fs.inotify.max_user_watches=1048576" (and a file in /etc/sysctl.d/ to keep it); ` +
+    `until then the folder is compared with the bucket every minute`;
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -28,6 +29,7 @@ import type {
   CompletedPart,
   ObjectInfo,
   ObjectStore,
+  PendingUpload,
   PutOptions,
   RemoteObject,
 } from "./types.ts";
@@ -274,6 +276,38 @@ export class S3Store implements ObjectStore {
       if (err instanceof S3Error && err.status === 404) return;
       throw err;
     }
+  }
+
+  async listMultipartUploads(prefix: string, signal?: AbortSignal): Promise<PendingUpload[]> {
+    const found: PendingUpload[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.#call(
+        "list the multipart uploads under",
+        prefix,
+        signal,
+        () =>
+          this.#client.send(
+            new ListMultipartUploadsCommand({
+              Bucket: this.bucket,
+              Prefix: prefix || undefined,
+              KeyMarker: keyMarker,
+              UploadIdMarker: uploadIdMarker,
+            }),
+            { abortSignal: signal },
+          ),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key && upload.UploadId) {
+          found.push({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated });
+        }
+      }
+      const more = page.IsTruncated;
+      keyMarker = more ? page.NextKeyMarker : undefined;
+      uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    return found;
   }
 
   async copy(

@@ -33,6 +33,13 @@ export interface CompletedPart {
   readonly etag: string;
 }
 
+/** A multipart upload that was started and neither completed nor aborted. */
+export interface PendingUpload {
+  readonly key: string;
+  readonly uploadId: string;
+  readonly initiated: Date | undefined;
+}
+
 export interface ObjectStore {
   readonly bucket: string;
   /** Every object under `prefix`, page by page; "" lists the whole bucket. */
@@ -62,6 +69,8 @@ export interface ObjectStore {
     signal?: AbortSignal,
   ): Promise<void>;
   abortMultipart(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
+  /** Multipart uploads in progress under `prefix`. */
+  listMultipartUploads(prefix: string, signal?: AbortSignal): Promise<PendingUpload[]>;
   /**
    * Copies `source` to `key` (or onto itself, to change its storage class) inside the bucket;
    * the data never leaves the server, and content type and metadata come along.
