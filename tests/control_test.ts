@@ -235,3 +235,54 @@ Deno.test("reloads while uploads are in flight lose nothing and upload nothing t
     await daemon.stop();
   }
 });
+
+Deno.test("no key, secret or token appears in the logs, /info or /metrics of a full run", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("secrets");
+  await writeFile(root, "a.txt", "a");
+  const s3 = testS3();
+  const token = `tok-${crypto.randomUUID()}`;
+  const config = await writeConfig(await tempDir(), [
+    { local_path: root, bucket, watch_interval: "200ms" },
+    // A site that fails: its errors must not carry the keys either.
+    { local_path: root, bucket: "no-such-bucket-for-secrets", bucket_path: "x" },
+  ], { loglevel: "trace" });
+  const httpPort = freePort();
+  const metricsPort = freePort();
+  const daemon = new Daemon([
+    "--config",
+    config,
+    "--http-host",
+    "127.0.0.1",
+    "--http-port",
+    String(httpPort),
+    "--metrics-port",
+    String(metricsPort),
+  ], { S3SYNC_HTTP_TOKEN: token });
+  let outputs = "";
+  try {
+    await waitFor("a.txt uploaded", async () => (await sortedKeys(bucket)).join() === "a.txt");
+    await daemon.waitForLog(/NoSuchBucket/);
+    await writeFile(root, "b.txt", "b");
+    await waitFor("b.txt uploaded", async () => (await sortedKeys(bucket)).length === 2);
+    const denied = await fetch(`http://127.0.0.1:${httpPort}/reload`, {
+      headers: { Authorization: "Bearer wrong" },
+    });
+    assert.equal(denied.status, 401);
+    outputs += await denied.text();
+    const allowed = await fetch(`http://127.0.0.1:${httpPort}/reload?force`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    assert.equal(allowed.status, 200);
+    outputs += await allowed.text();
+    outputs += await (await fetch(`http://127.0.0.1:${httpPort}/info`)).text();
+    outputs += await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  } finally {
+    await daemon.stop();
+  }
+  outputs += daemon.log;
+  assert.match(outputs, /uploaded site=/);
+  for (const secret of [s3.accessKey, s3.secretKey, token]) {
+    assert.ok(!outputs.includes(secret), `a secret leaked into the output`);
+  }
+});

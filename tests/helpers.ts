@@ -216,9 +216,10 @@ export class Daemon {
 
   readonly pid: number;
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", MAIN, ...args],
+      env,
       stdout: "piped",
       stderr: "piped",
     }).spawn();
