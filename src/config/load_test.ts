@@ -157,3 +157,24 @@ Deno.test("loadConfigText() reads YAML 1.2: yes is a string, not a boolean", () 
     'sites[0].retire_deleted: must be true or false, got "yes"',
   );
 });
+
+Deno.test("loadConfigText() rejects YAML nested too deeply, without crashing", () => {
+  const deep = `sites: ${"[".repeat(20_000)}${"]".repeat(20_000)}\n`;
+  assert.throws(() => loadConfigText(deep, "deep.yml", {}, 2), {
+    name: "ConfigError",
+    message:
+      /^Invalid YAML in "deep\.yml" at line 1, column \d+: Maximum call stack size exceeded$/,
+  });
+});
+
+Deno.test("loadConfigText() rejects wrong types and huge numbers with the field's rule", () => {
+  const site = "sites: [{ local_path: /data, bucket: b }]\n";
+  assert.throws(() => loadConfigText(`upload_workers: 1e300\n${site}`, "c.yml", {}, 2), {
+    name: "ConfigError",
+    message: /^upload_workers: must be an integer from 1 to 1024, got /,
+  });
+  assert.throws(() => loadConfigText(`sites: {local_path: /data}\n`, "c.yml", {}, 2), {
+    name: "ConfigError",
+    message: /^sites: must be a non-empty list of sites/,
+  });
+});

@@ -46,6 +46,7 @@ export function compileGoRegExp(pattern: string): RegExp {
     }
     body = body.slice(lead[0].length);
   }
+  rejectNestedRepetition(body);
   try {
     return new RegExp(translate(body), [...flags].sort().join(""));
   } catch (err) {
@@ -109,4 +110,47 @@ function escapeChar(c: string): string {
   if (JS_ESCAPABLE.has(c)) return `\\${c}`;
   if (/^[\p{L}\p{N}]$/u.test(c)) return c;
   return `\\u{${c.codePointAt(0)?.toString(16)}}`;
+}
+
+/**
+ * Go's RE2 matches in linear time whatever the pattern; JS backtracks, and a group that repeats
+ * something repeated, like `(a+)+` or `(.*x)*`, can take exponential time on one unlucky path name
+ * and stall the daemon. Such patterns are refused with a hint; what they mean can always be
+ * written without the nesting.
+ */
+function rejectNestedRepetition(pattern: string): void {
+  // For each open group: does it repeat something without bound?
+  const groups: boolean[] = [];
+  let innerRepeats = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (c === "[") {
+      // Skip a character class: its "*" and "+" are literal.
+      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
+      continue;
+    }
+    if (c === "(") {
+      groups.push(innerRepeats);
+      innerRepeats = false;
+    } else if (c === ")") {
+      const repeatsInside: boolean = innerRepeats;
+      innerRepeats = groups.pop() ?? false;
+      const next = pattern[i + 1];
+      const unbounded = next === "*" || next === "+" ||
+        (next === "{" && /^\{\d*,\}/.test(pattern.slice(i + 1)));
+      if (repeatsInside && unbounded) {
+        throw new SyntaxError(
+          "a repeated group that itself repeats (like (a+)+) can take exponential time in " +
+            "JavaScript; write it without the nesting",
+        );
+      }
+      innerRepeats ||= repeatsInside;
+    } else if (c === "*" || c === "+" || (c === "{" && /^\{\d*,\}/.test(pattern.slice(i)))) {
+      innerRepeats = true;
+    }
+  }
 }

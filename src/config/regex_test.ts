@@ -54,3 +54,14 @@ Deno.test("compileGoRegExp() gives the cause alone when a pattern is invalid", (
     message: /^numbers out of order/,
   });
 });
+
+Deno.test("compileGoRegExp() refuses nested repetition, which can take exponential time", () => {
+  for (const pattern of ["(a+)+$", "(.*x)*", "((ab)*c)+", "(a{2,})+", "(x+|y)*"]) {
+    assert.throws(() => compileGoRegExp(pattern), /can take exponential time/, pattern);
+  }
+  for (
+    const pattern of ["(ab)+", "(a|b)*c+", "[(a+)]+", "\\(a+\\)+", "(a+)?", "(a+){2}", "^cache/.*"]
+  ) {
+    compileGoRegExp(pattern);
+  }
+});
