@@ -18,6 +18,7 @@ async function storeFor(label: string) {
 }
 
 const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
+const md5b64 = (data: Uint8Array) => createHash("md5").update(data).digest("base64");
 const collect = async (pages: AsyncIterable<{ key: string }[]>) => {
   const keys: string[] = [];
   for await (const page of pages) keys.push(...page.map((o) => o.key));
@@ -27,7 +28,7 @@ const collect = async (pages: AsyncIterable<{ key: string }[]>) => {
 Deno.test("S3Store puts, lists, heads and deletes objects", async () => {
   const { store } = await storeFor("basic");
   const body = new TextEncoder().encode("hello world");
-  const { etag } = await store.put("dir/a.txt", () => body, body.length, {
+  const { etag } = await store.put("dir/a.txt", body, md5b64(body), {
     storageClass: "STANDARD",
     contentType: "text/plain",
     metadata: { "s3sync-md5": md5(body) },
@@ -66,7 +67,7 @@ Deno.test("S3Store round-trips keys with spaces, unicode, + % # and friends", as
   const keys = ["a b/c d.txt", "ünï/cødé ✓.txt", "plus+sign", "per%cent", "hash#tag", "q?&=~*.txt"];
   for (const key of keys) {
     const body = new TextEncoder().encode(key);
-    await store.put(key, () => body, body.length, {
+    await store.put(key, body, md5b64(body), {
       storageClass: "STANDARD",
       contentType: "text/plain",
     });
@@ -123,7 +124,7 @@ Deno.test("uploadFile() streams a single PUT whose ETag is the file's MD5", asyn
 Deno.test("copyObject() copies in place, in one request or in parts", async () => {
   const { bucket, store } = await storeFor("copy");
   const small = new TextEncoder().encode("small object");
-  await store.put("small", () => small, small.length, {
+  await store.put("small", small, md5b64(small), {
     storageClass: "STANDARD",
     contentType: "text/plain",
   });
@@ -169,7 +170,7 @@ Deno.test("S3Store errors name the operation, key, bucket and site", async () =>
     siteConfig({ localPath: "/unused", bucket: "no-such-bucket-s3sync" }),
     2,
   );
-  const err = await store.put("k.txt", () => new Uint8Array(1), 1, {
+  const err = await store.put("k.txt", new Uint8Array(1), md5b64(new Uint8Array(1)), {
     storageClass: "STANDARD",
     contentType: "text/plain",
   }).catch((e) => e);
@@ -200,4 +201,15 @@ Deno.test("S3Store with wrong keys fails with a clear error that holds no secret
   assert.ok(err instanceof S3Error);
   assert.match(err.message, /SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId/);
   assert.ok(!err.message.includes(secret));
+});
+
+Deno.test("S3Store.put() is refused when the body does not match its MD5", async () => {
+  const { bucket, store } = await storeFor("badmd5");
+  const err = await store.put("x", new TextEncoder().encode("abc"), md5b64(new Uint8Array(3)), {
+    storageClass: "STANDARD",
+    contentType: "text/plain",
+  }).catch((e) => e);
+  assert.ok(err instanceof S3Error);
+  assert.match(err.message, /BadDigest|InvalidDigest/);
+  assert.equal((await listBucket(bucket)).size, 0);
 });

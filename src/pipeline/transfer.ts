@@ -1,14 +1,13 @@
 /**
  * Moving bytes: a file to an object (one PUT up to PART_SIZE, parts above it), and an object onto
  * itself with a new storage class (one CopyObject up to 5 GiB, a multipart copy above it). Data is
- * streamed from disk or read one part at a time, never whole; each byte is read once.
+ * read one part (PART_SIZE) at a time, never a whole large file; each byte is read once.
  * @module
  */
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { Transform } from "node:stream";
 import mime from "mime";
 import type { CompletedPart, ObjectStore, PutOptions } from "../store/types.ts";
 import { isMultipart, MAX_COPY_SIZE, MiB, multipartEtag, partCount, partSizeFor } from "./etag.ts";
@@ -56,49 +55,24 @@ export async function uploadFile(
     : await uploadWhole(store, request, options, signal);
 }
 
+/** Up to PART_SIZE: read once, whole, like one part, and sent with its MD5 for the server to check. */
 async function uploadWhole(
   store: ObjectStore,
   { key, path, size }: UploadRequest,
   options: PutOptions,
   signal?: AbortSignal,
 ): Promise<{ etag: string }> {
-  // Opened before the request, so an unreadable file is a local error, not a failed upload.
+  const body = new Uint8Array(size);
   const file = await open(path, "r");
-  let hash = createHash("md5");
-  let sent = 0;
-  let localError: Error | undefined;
-  const body = () => {
-    hash = createHash("md5");
-    sent = 0;
-    if (size === 0) return new Uint8Array(0);
-    const tap = new Transform({
-      transform(chunk: Uint8Array, _encoding, done) {
-        hash.update(chunk);
-        sent += chunk.length;
-        done(null, chunk);
-      },
-      flush(done) {
-        // A file cut short would leave the server waiting for the bytes Content-Length promised.
-        localError = sent === size ? undefined : new FileChangedError(path);
-        done(localError);
-      },
-    });
-    // Exactly `size` bytes, even if the file grows meanwhile: Content-Length must hold.
-    return file.createReadStream({ start: 0, end: size - 1, autoClose: false, highWaterMark: MiB })
-      .on("error", (err) => {
-        localError = err;
-        tap.destroy(err);
-      })
-      .pipe(tap);
-  };
   try {
-    const { etag } = await store.put(key, body, size, options, signal);
-    return { etag: etag || hash.digest("hex") };
-  } catch (err) {
-    throw localError ?? err;
+    await readExactly(file, body, 0, path);
   } finally {
     await file.close();
   }
+  const digest = createHash("md5").update(body).digest();
+  const md5Base64 = Buffer.from(digest).toString("base64");
+  const { etag } = await store.put(key, body, md5Base64, options, signal);
+  return { etag: etag || Buffer.from(digest).toString("hex") };
 }
 
 async function uploadParts(

@@ -15,17 +15,15 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
   type StorageClass,
-  UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import type { SiteConfig } from "../config/types.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { errorCode, httpStatus, withRetry } from "./retry.ts";
+import { S3Http } from "./s3_http.ts";
 import type {
-  BodySource,
   CompletedPart,
   ObjectInfo,
   ObjectStore,
@@ -93,12 +91,16 @@ export function createS3Client(site: S3Settings, maxSockets: number): S3Client {
 export class S3Store implements ObjectStore {
   readonly bucket: string;
   readonly #client: S3Client;
+  readonly #http: S3Http;
   readonly #site: S3Settings;
 
   constructor(site: S3Settings, client: S3Client) {
     this.bucket = site.bucket;
     this.#site = site;
     this.#client = client;
+    // The SDK's credential chain (site keys, environment, shared files, instance role), cached
+    // and refreshed by the SDK, signs our own requests too.
+    this.#http = new S3Http(site, () => client.config.credentials());
   }
 
   async #call<T>(
@@ -164,25 +166,25 @@ export class S3Store implements ObjectStore {
 
   async put(
     key: string,
-    body: BodySource,
-    length: number,
+    body: Uint8Array,
+    md5Base64: string,
     options: PutOptions,
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
-    const out = await this.#call("upload", key, signal, () =>
-      this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body(),
-          ContentLength: length,
-          StorageClass: options.storageClass as StorageClass,
-          ContentType: options.contentType,
-          Metadata: options.metadata ? { ...options.metadata } : undefined,
-        }),
-        { abortSignal: signal },
-      ));
-    return { etag: unquote(out.ETag) };
+    const headers: Record<string, string> = {
+      "content-type": options.contentType,
+      "x-amz-storage-class": options.storageClass,
+    };
+    for (const [name, value] of Object.entries(options.metadata ?? {})) {
+      headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+    }
+    const etag = await this.#call(
+      "upload",
+      key,
+      signal,
+      () => this.#http.put(key, { body, md5Base64, headers }, signal),
+    );
+    return { etag };
   }
 
   async createMultipart(key: string, options: PutOptions, signal?: AbortSignal): Promise<string> {
@@ -222,26 +224,14 @@ export class S3Store implements ObjectStore {
     md5Base64: string,
     signal?: AbortSignal,
   ): Promise<CompletedPart> {
-    const out = await this.#call(
+    const query = { partNumber: String(partNumber), uploadId };
+    const etag = await this.#call(
       `upload part ${partNumber} of`,
       key,
       signal,
-      () =>
-        this.#client.send(
-          new UploadPartCommand({
-            Bucket: this.bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            Body: body,
-            ContentLength: body.byteLength,
-            // The server checks the part against it, so a part garbled on the way is refused.
-            ContentMD5: md5Base64,
-          }),
-          { abortSignal: signal },
-        ),
+      () => this.#http.put(key, { body, md5Base64, query }, signal),
     );
-    return { partNumber, etag: unquote(out.ETag) };
+    return { partNumber, etag };
   }
 
   async completeMultipart(

@@ -4,8 +4,6 @@
  * @module
  */
 
-import type { Readable } from "node:stream";
-
 /** One object as a listing reports it. ETags are kept without their quotes. */
 export interface RemoteObject {
   readonly key: string;
@@ -25,9 +23,6 @@ export interface PutOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-/** A fresh body for each attempt: a stream cannot be replayed after a failed try. */
-export type BodySource = () => Uint8Array | Readable;
-
 export interface CompletedPart {
   readonly partNumber: number;
   readonly etag: string;
@@ -46,10 +41,11 @@ export interface ObjectStore {
   list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]>;
   /** undefined when there is no such object. */
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
+  /** One PUT; the server checks the body against its MD5. */
   put(
     key: string,
-    body: BodySource,
-    length: number,
+    body: Uint8Array,
+    md5Base64: string,
     options: PutOptions,
     signal?: AbortSignal,
   ): Promise<{ etag: string }>;

@@ -1,0 +1,89 @@
+/**
+ * The two requests that carry file data, PutObject and UploadPart, sent with `fetch` and our own
+ * SigV4 signature instead of through the AWS SDK. They are most of what a sync does, and the SDK's
+ * middleware stack cost about 40% of the throughput for small files on our 2-core machines
+ * (490 against 750-870 objects/s measured side by side). Everything else stays with the SDK.
+ * @module
+ */
+
+import { type SigningCredentials, signRequest, uriEncode } from "./sigv4.ts";
+
+export interface HttpTarget {
+  readonly endpoint: string | undefined;
+  readonly bucket: string;
+  readonly bucketRegion: string;
+}
+
+/** Shaped like the SDK's errors, so that retry.ts judges both the same way. */
+export class S3HttpError extends Error {
+  readonly $metadata: { httpStatusCode?: number };
+  constructor(name: string, message: string, status?: number) {
+    super(message);
+    this.name = name;
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+export interface DataRequest {
+  readonly body: Uint8Array;
+  readonly md5Base64: string;
+  /** Extra headers, lower-case: storage class, content type, metadata. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly query?: Readonly<Record<string, string>>;
+}
+
+export class S3Http {
+  readonly #base: URL;
+  readonly #virtualHost: boolean;
+
+  constructor(
+    readonly target: HttpTarget,
+    private readonly credentials: () => Promise<SigningCredentials>,
+  ) {
+    // AWS itself: virtual-hosted addressing (path-style is closed to new buckets), except for
+    // bucket names with dots, which TLS wildcards cannot cover. Custom endpoints: path-style.
+    this.#virtualHost = target.endpoint === undefined && !target.bucket.includes(".");
+    const host = `s3.${target.bucketRegion}.amazonaws.com`;
+    this.#base = new URL(
+      target.endpoint ??
+        (this.#virtualHost ? `https://${target.bucket}.${host}` : `https://${host}`),
+    );
+  }
+
+  /** The URL of `key`, its path encoded once, as SigV4 signs it. */
+  url(key: string, query: Readonly<Record<string, string>> = {}): URL {
+    const base = this.#base.pathname.replace(/\/$/, "");
+    const bucket = this.#virtualHost ? "" : `/${uriEncode(this.target.bucket)}`;
+    const url = new URL(this.#base);
+    url.pathname = `${base}${bucket}/${key.split("/").map(uriEncode).join("/")}`;
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    return url;
+  }
+
+  /** PUTs `body` to `key`; returns the ETag without quotes. Throws S3HttpError on an S3 error. */
+  async put(key: string, request: DataRequest, signal?: AbortSignal): Promise<string> {
+    const url = this.url(key, request.query);
+    const headers: Record<string, string> = {
+      ...request.headers,
+      "content-length": String(request.body.byteLength),
+      "content-md5": request.md5Base64,
+    };
+    signRequest("PUT", url, headers, await this.credentials(), this.target.bucketRegion);
+    let response: Response;
+    try {
+      const body = request.body as Uint8Array<ArrayBuffer>;
+      response = await fetch(url, { method: "PUT", headers, body, signal });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      // No answer at all (refused, reset): retry.ts treats NetworkingError as transient.
+      throw new S3HttpError("NetworkingError", (err as Error).message);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || `HTTP${response.status}`;
+      const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] || response.statusText || code;
+      throw new S3HttpError(code, message, response.status);
+    }
+    return (response.headers.get("etag") ?? "").replaceAll('"', "");
+  }
+}
