@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import mime from "mime";
 import type { CompletedPart, ObjectStore, PutOptions } from "../store/types.ts";
-import { isMultipart, MAX_COPY_SIZE, MiB, multipartEtag, partCount, partSizeFor } from "./etag.ts";
+import { isMultipart, MAX_COPY_SIZE, multipartEtag, partCount, partSizeFor } from "./etag.ts";
 
 /** Parts of one file in flight at once: a large file uses the link without a worker per part. */
 export const PART_CONCURRENCY = 4;

@@ -32,7 +32,7 @@ Deno.test("uriEncode() escapes what SigV4 wants escaped", () => {
 // the payload's hash, checked against the AWS SDK's own signer for the same request.
 Deno.test("signRequest() signs as the AWS SDK does", async () => {
   // The SDK's signer is already a dependency of @aws-sdk/client-s3; no new package comes in.
-  const { SignatureV4 } = await import("npm:@smithy/signature-v4@5.7.5");
+  const { SignatureV4 } = await import("@smithy/signature-v4");
   const credentials = {
     accessKeyId: "AKIAIOSFODNN7EXAMPLE",
     secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
