@@ -320,7 +320,7 @@ Deno.test("--once counts an unreadable file, syncs the rest, and exits 1", async
   const stderr = new TextDecoder().decode(out.stderr);
   await Deno.chmod(`${root}/locked`, 0o755);
   assert.equal(out.code, 1, stderr);
-  assert.match(stderr, /Cannot read folder "locked": permission denied/);
+  assert.match(stderr, /Cannot read "locked": permission denied/);
   assert.match(stderr, /Cannot sync "secret.txt": permission denied/);
   assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
 });
@@ -385,5 +385,20 @@ Deno.test("--once reports a file whose key would be too long for S3, and syncs t
     result.stderr,
     /Cannot sync "d{200}.*": its key would be 1058 bytes long; S3 allows at most 1024/,
   );
+  assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
+});
+
+Deno.test("--once reports a file name that is not valid UTF-8, and syncs the rest", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("badname");
+  await writeFile(root, "ok.txt", "ok");
+  // Bytes 0xFF 0xFE are not UTF-8; only a raw byte path can create such a name.
+  const made = await new Deno.Command("python3", {
+    args: ["-c", `open(b"${root}/bad\\xff\\xfename.txt", "wb").write(b"x")`],
+  }).output();
+  assert.ok(made.success, new TextDecoder().decode(made.stderr));
+  const result = await once(await site([{ local_path: root, bucket }]));
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /Cannot read "bad\uFFFD\uFFFDname.txt": its name is not valid UTF-8/);
   assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
 });

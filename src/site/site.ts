@@ -419,7 +419,7 @@ export class Site implements SiteContext {
     const seen = new Set<string>();
     const report = { unreadable: [] as string[] };
     const onError = (rel: string, err: unknown) =>
-      this.#recordError("local", `Cannot read folder "${rel || "."}": ${describeFsError(err)}`);
+      this.#recordError("local", `Cannot read "${rel || "."}": ${describeFsError(err)}`);
     for await (const rel of walkFiles(this.config.localPath, dir, report, onError)) {
       seen.add(rel);
       await this.#send(rel, checks, signal);

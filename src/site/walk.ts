@@ -30,6 +30,12 @@ export async function* walkFiles(
     try {
       for await (const entry of Deno.readDir(path)) {
         const rel = current ? `${current}/${entry.name}` : entry.name;
+        if (entry.name.includes("\uFFFD") && !await exists(`${root}/${rel}`)) {
+          // Deno hands over invalid UTF-8 names with U+FFFD in place of the bad bytes; such a
+          // name cannot be opened, nor be an S3 key, which must be UTF-8.
+          onError(rel, new Error("its name is not valid UTF-8, which S3 keys must be; skipped"));
+          continue;
+        }
         if (entry.isFile) yield rel;
         else if (entry.isDirectory) subdirs.push(rel);
         else log.debug("skipping a symlink or special file", { path: rel });
@@ -63,4 +69,13 @@ export function describeFsError(err: unknown): string {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === "string" && FS_ERRORS[code]) return FS_ERRORS[code];
   return errorMessage(err);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
