@@ -33,6 +33,7 @@ export interface ProxyStats {
   connections: number;
   requests: number;
   refused: number;
+  /** Connections held by a blackhole: live when it began, or opened during it. */
   blackholed: number;
   resets: number;
   statuses: number;
@@ -90,7 +91,10 @@ export class FaultProxy {
   set(faults: Faults): void {
     this.#faults = { ...faults };
     if (faults.refuse) { for (const link of [...this.#links]) this.#drop(link); }
-    if (faults.blackhole && !this.#paused) this.#paused = Promise.withResolvers();
+    if (faults.blackhole && !this.#paused) {
+      this.#paused = Promise.withResolvers();
+      this.stats.blackholed += this.#links.size;
+    }
     if (!faults.blackhole && this.#paused) {
       this.#paused.resolve();
       this.#paused = undefined;

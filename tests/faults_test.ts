@@ -108,9 +108,12 @@ async function withLogs(daemons: () => Daemon[], body: () => Promise<void>): Pro
   try {
     await body();
   } catch (err) {
-    const logs = daemons().map((d, i) =>
-      `--- daemon ${i + 1} (last lines) ---\n${tail(d.log, 40)}`
-    );
+    const logs: string[] = [];
+    for (const [i, daemon] of daemons().entries()) {
+      const saved = await Deno.makeTempFile({ prefix: "s3sync-faults-", suffix: ".log" });
+      await Deno.writeTextFile(saved, daemon.log);
+      logs.push(`--- daemon ${i + 1} (whole log: ${saved}) ---\n${tail(daemon.log, 40)}`);
+    }
     throw new Error(`${(err as Error).message}\n${logs.join("\n")}`, { cause: err });
   } finally {
     for (const daemon of daemons()) await daemon.stop();
@@ -135,7 +138,7 @@ async function startProxy(): Promise<FaultProxy> {
 /** Waits out a fault that is on: the outage is the scenario, not a synchronisation. */
 const during = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-Deno.test("a server down for 30 s mid initial sync of 2,000 files: everything arrives once it is back", async () => {
+Deno.test("a server hung then down for 30 s mid initial sync of 2,000 files: everything arrives once it is back", async () => {
   const root = await tempDir();
   const bucket = await newBucket("outage");
   for (let i = 0; i < 2000; i++) {
@@ -156,18 +159,23 @@ Deno.test("a server down for 30 s mid initial sync of 2,000 files: everything ar
       "a first share of the files",
       async () => (await sortedKeys(bucket)).length >= 200,
     );
-    proxy.set({ refuse: true });
+    // First hung (connections accepted, nothing answered), then down (connections refused).
+    proxy.set({ blackhole: true });
     const atOutage = (await sortedKeys(bucket)).length;
     assert.ok(atOutage < 2000, "the initial sync must still be running when the server stops");
+    await during(15_000);
+    proxy.set({ refuse: true });
     await daemon.waitForLog(/ERROR .*Cannot (upload|list)/);
-    await during(30_000);
+    await during(15_000);
     const atReturn = (await sortedKeys(bucket)).length;
     proxy.set({});
     const back = Date.now();
     await assertConverges(bucket, root, 150_000);
     note(
       `outage: ${atOutage} objects when the server stopped, ${atReturn} when it came back, ` +
-        `${proxy.stats.refused} connections refused; healed ${(Date.now() - back) / 1000} s later`,
+        `${proxy.stats.blackholed} held, ${proxy.stats.refused} refused; healed ${
+          (Date.now() - back) / 1000
+        } s later`,
     );
   });
   await proxy.close();
@@ -314,6 +322,14 @@ Deno.test("files modified, deleted and renamed while their uploads are in flight
     for (const n of [0, 1, 2]) await Deno.rename(`${root}/r${n}.txt`, `${root}/moved-r${n}.txt`);
     await writeFile(root, "big.bin", bytes(20 * MiB, 8)); // same size, new content
     await assertConverges(bucket, root);
+    await daemon.waitForLog(/uploaded site=\S+ key=big\.bin /);
+    const uploads = (name: string) =>
+      daemon.log.match(new RegExp(`uploaded site=\\S+ key=${name.replace(".", "\\.")} `, "g"))
+        ?.length ?? 0;
+    note(
+      `in flight: uploads of m0, m1, m2, big.bin: ` +
+        ["m0.txt", "m1.txt", "m2.txt", "big.bin"].map(uploads).join(", "),
+    );
     proxy.set({});
   });
   await proxy.close();
@@ -331,17 +347,19 @@ async function siteState(http: string): Promise<SiteState> {
   return body.SITE_STATES[0];
 }
 
-Deno.test("a removed folder deletes nothing with retire_deleted, is reported, and syncs again when it is back", async () => {
-  const parent = await tempDir();
-  const root = `${parent}/site`;
-  const files: Record<string, string> = {
-    "a.txt": "a",
-    "b.txt": "b",
-    "sub/c.txt": "c",
-    "sub/d/e.txt": "e",
-  };
-  for (const [rel, content] of Object.entries(files)) await writeFile(root, rel, content);
-  const bucket = await newBucket("rmroot");
+/**
+ * The site's folder goes away (`leave`) while the daemon runs with retire_deleted, and comes back
+ * (`restore`) with one more file: nothing is deleted meanwhile, /info says why, and the new file
+ * arrives once the folder is back.
+ */
+async function folderGoesAway(
+  label: string,
+  leave: (root: string) => Promise<void>,
+  restore: (root: string) => Promise<void>,
+): Promise<void> {
+  const root = `${await tempDir()}/site`;
+  for (const [rel, content] of Object.entries(FILES)) await writeFile(root, rel, content);
+  const bucket = await newBucket(label);
   const config = await writeConfig(await tempDir(), [{
     local_path: root,
     bucket,
@@ -350,32 +368,23 @@ Deno.test("a removed folder deletes nothing with retire_deleted, is reported, an
   }]);
   const port = freePort();
   const http = `http://127.0.0.1:${port}`;
-  const daemon = new Daemon([
-    "--config",
-    config,
-    "--http-host",
-    "127.0.0.1",
-    "--http-port",
-    String(port),
-    "--metrics-port",
-    "0",
-  ]);
+  const daemon = start(config, "--http-host", "127.0.0.1", "--http-port", String(port));
   await withLogs(() => [daemon], async () => {
     await daemon.waitForLog(/initial sync done/);
     await assertConverges(bucket, root);
     const keys = await sortedKeys(bucket);
 
-    await Deno.remove(root, { recursive: true });
+    await leave(root);
     await waitFor("the site to report the missing folder", async () => {
       const state = await siteState(http);
       return /missing|removed/.test(state.last_error ?? "") && state.queued === 0 &&
         state.in_flight === 0;
     });
-    note(`removed folder: last_error "${(await siteState(http)).last_error}"`);
+    note(`${label}: last_error "${(await siteState(http)).last_error}"`);
     assert.deepEqual(await sortedKeys(bucket), keys);
-    assert.doesNotMatch(daemon.log, /INFO deleted/);
+    assert.doesNotMatch(daemon.log, /INFO +deleted/);
 
-    for (const [rel, content] of Object.entries(files)) await writeFile(root, rel, content);
+    await restore(root);
     await writeFile(root, "new.txt", "new");
     const back = Date.now();
     await waitFor(
@@ -383,19 +392,42 @@ Deno.test("a removed folder deletes nothing with retire_deleted, is reported, an
       async () => (await listBucket(bucket)).has("new.txt"),
       120_000,
     );
-    note(
-      `removed folder: new.txt arrived ${(Date.now() - back) / 1000} s after the folder came back`,
-    );
+    note(`${label}: new.txt arrived ${(Date.now() - back) / 1000} s after the folder came back`);
     await assertConverges(bucket, root);
     // The watcher is back too: a later file arrives within seconds, not at the next reconcile.
     await writeFile(root, "later.txt", "later");
-    await waitFor(
-      "later.txt uploaded",
-      async () => (await listBucket(bucket)).has("later.txt"),
-      15_000,
-    );
-    assert.doesNotMatch(daemon.log, /INFO deleted/);
+    await waitFor("later.txt uploaded", async () => (await listBucket(bucket)).has("later.txt"));
+    assert.doesNotMatch(daemon.log, /INFO +deleted/);
   });
+}
+
+const FILES: Record<string, string> = {
+  "a.txt": "a",
+  "b.txt": "b",
+  "sub/c.txt": "c",
+  "sub/d/e.txt": "e",
+};
+
+Deno.test("a removed folder deletes nothing with retire_deleted, is reported, and syncs again when it is back", async () => {
+  await folderGoesAway(
+    "rmroot",
+    (root) => Deno.remove(root, { recursive: true }),
+    async (root) => {
+      for (const [rel, content] of Object.entries(FILES)) await writeFile(root, rel, content);
+    },
+  );
+});
+
+Deno.test("a folder renamed away deletes nothing with retire_deleted, and syncs again when moved back", async () => {
+  await folderGoesAway(
+    "mvroot",
+    async (root) => {
+      await Deno.rename(root, `${root}-away`);
+      // Written where the watch may still follow the folder, but no longer under local_path.
+      await writeFile(`${root}-away`, "while-away.txt", "away");
+    },
+    (root) => Deno.rename(`${root}-away`, root),
+  );
 });
 
 /** The daemon as an unprivileged user would run it: root's capability to ignore modes dropped. */
