@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { FaultProxy } from "./fault_proxy.ts";
+import { assertConverges, MiB } from "./mirror.ts";
 import {
   bytes,
   Daemon,
@@ -25,83 +25,6 @@ import {
   writeConfig,
   writeFile,
 } from "./helpers.ts";
-
-const MiB = 1024 * 1024;
-/** The daemon's part size (README: "larger files go in 8 MiB parts"), restated, not imported. */
-const PART = 8 * MiB;
-
-const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
-
-/** The ETag the daemon's upload must produce for this content. */
-function expectedEtag(data: Uint8Array): string {
-  if (data.length <= PART) return md5(data);
-  const digests: Uint8Array[] = [];
-  for (let at = 0; at < data.length; at += PART) {
-    digests.push(createHash("md5").update(data.subarray(at, at + PART)).digest());
-  }
-  const all = new Uint8Array(digests.length * 16);
-  digests.forEach((digest, i) => all.set(digest, i * 16));
-  return `${md5(all)}-${digests.length}`;
-}
-
-/** ETags of local files, remembered while a file's size, mtime and inode stay the same. */
-const etagCache = new Map<string, { stamp: string; etag: string }>();
-
-async function localTree(
-  root: string,
-  dir = "",
-): Promise<Map<string, { size: number; etag: string }>> {
-  const tree = new Map<string, { size: number; etag: string }>();
-  for await (const entry of Deno.readDir(dir ? `${root}/${dir}` : root)) {
-    const rel = dir ? `${dir}/${entry.name}` : entry.name;
-    if (entry.isDirectory) {
-      for (const [sub, file] of await localTree(root, rel)) tree.set(sub, file);
-      continue;
-    }
-    const path = `${root}/${rel}`;
-    const info = await Deno.stat(path);
-    const stamp = `${info.size} ${info.mtime?.getTime()} ${info.ino}`;
-    let cached = etagCache.get(path);
-    if (cached?.stamp !== stamp) {
-      cached = { stamp, etag: expectedEtag(await Deno.readFile(path)) };
-      etagCache.set(path, cached);
-    }
-    tree.set(rel, { size: info.size, etag: cached.etag });
-  }
-  return tree;
-}
-
-/** How the bucket differs from the tree at `root`; empty when it mirrors it. */
-async function differences(bucket: string, root: string): Promise<string[]> {
-  const [local, remote] = [await localTree(root), await listBucket(bucket)];
-  const out: string[] = [];
-  for (const [rel, file] of local) {
-    const object = remote.get(rel);
-    if (!object) out.push(`missing ${rel}`);
-    else if (object.size !== file.size) out.push(`size ${rel}: ${object.size} != ${file.size}`);
-    else if (object.etag !== file.etag) out.push(`etag ${rel}: ${object.etag} != ${file.etag}`);
-  }
-  for (const key of remote.keys()) if (!local.has(key)) out.push(`extra ${key}`);
-  return out.sort();
-}
-
-/** Waits until the bucket mirrors the tree, then asserts it and that no multipart upload is left. */
-async function assertConverges(bucket: string, root: string, timeoutMs = 60_000): Promise<void> {
-  let last: string[] = [];
-  try {
-    await waitFor("the bucket to mirror the folder", async () => {
-      last = await differences(bucket, root);
-      return last.length === 0;
-    }, timeoutMs);
-  } catch (err) {
-    const shown = last.slice(0, 20).join("\n  ");
-    throw new Error(`${(err as Error).message}; ${last.length} differences:\n  ${shown}`);
-  }
-  await waitFor(
-    "no unfinished multipart upload",
-    async () => (await pendingUploads(bucket)).length === 0,
-  );
-}
 
 /** Runs `body`; a failure carries the end of the daemons' logs, which say why. */
 async function withLogs(daemons: () => Daemon[], body: () => Promise<void>): Promise<void> {

@@ -1,14 +1,19 @@
 /**
  * Hashing on worker threads, so that both cores work and the event loop keeps uploads moving while
  * large files are read. The checksum limiter already bounds how many hashes run at once; the pool
- * has that many threads, started on first use. Where threads cannot start (a bundle without the
- * worker module), hashing falls back to the calling thread: slower, never wrong.
+ * has that many threads, but no more than the CPU has cores (more would only compete), started on
+ * first use and stopped after a while without work (each costs tens of MB). Where threads cannot
+ * start (a bundle without the worker module), hashing falls back to the calling thread: slower,
+ * never wrong.
  * @module
  */
 
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { type FileDigest, hashFile } from "./hash.ts";
+
+/** Threads idle this long are stopped. */
+const IDLE_MS = 10_000;
 
 interface Pending {
   readonly path: string;
@@ -20,6 +25,7 @@ interface Pending {
 interface Thread {
   worker: Worker;
   busy: boolean;
+  idleTimer?: ReturnType<typeof setTimeout>;
   /** It has answered at least once: it can start, so a later failure is that thread's alone. */
   proven: boolean;
 }
@@ -37,11 +43,16 @@ export class HashPool {
   #broken = false;
   #waiters: (() => void)[] = [];
 
+  readonly size: number;
+
   /** `module` is a parameter only so that a test can make threads fail to start. */
   constructor(
-    readonly size: number,
+    limit: number,
     private readonly module = new URL("./hash_worker.ts", import.meta.url),
-  ) {}
+    private readonly idleMs = IDLE_MS,
+  ) {
+    this.size = Math.max(1, Math.min(limit, navigator.hardwareConcurrency || 1));
+  }
 
   async hash(
     path: string,
@@ -58,6 +69,7 @@ export class HashPool {
     signal?.throwIfAborted();
     const id = this.#nextId++;
     thread.busy = true;
+    clearTimeout(thread.idleTimer);
     return await new Promise<FileDigest>((resolve, reject) => {
       this.#pending.set(id, { path, partSizes, resolve, reject, thread });
       thread.worker.postMessage({ id, path, partSizes: [...partSizes] });
@@ -90,6 +102,7 @@ export class HashPool {
     this.#pending.delete(id);
     pending.thread.busy = false;
     pending.thread.proven = true;
+    this.#retireWhenIdle(pending.thread);
     this.#waiters.shift()?.();
     if (digest) {
       pending.resolve({ size: digest.size, md5: digest.md5, etags: new Map(digest.etags) });
@@ -118,7 +131,23 @@ export class HashPool {
     }
   }
 
+  /** A thread with nothing to do for `idleMs` is stopped; the next hash starts a new one. */
+  #retireWhenIdle(thread: Thread): void {
+    clearTimeout(thread.idleTimer);
+    thread.idleTimer = setTimeout(() => {
+      if (thread.busy) return;
+      thread.worker.terminate();
+      this.#threads = this.#threads.filter((t) => t !== thread);
+    }, this.idleMs);
+  }
+
+  /** Threads running now (tests and memory checks). */
+  get threads(): number {
+    return this.#threads.length;
+  }
+
   close(): void {
+    for (const thread of this.#threads) clearTimeout(thread.idleTimer);
     for (const thread of this.#threads) thread.worker.terminate();
     this.#threads = [];
     for (const pending of this.#pending.values()) pending.reject(new Error("Hashing stopped"));

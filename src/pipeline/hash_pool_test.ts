@@ -44,3 +44,21 @@ Deno.test("HashPool hashes on the calling thread when its threads cannot start",
     pool.close();
   }
 });
+
+Deno.test("HashPool stops threads that have had nothing to do for a while", async () => {
+  const path = await Deno.makeTempFile();
+  await Deno.writeTextFile(path, "content");
+  const pool = new HashPool(1, undefined, 50);
+  try {
+    await pool.hash(path, []);
+    assert.equal(pool.threads, 1);
+    const deadline = Date.now() + 5_000;
+    while (pool.threads > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(pool.threads, 0);
+    assert.deepEqual(await pool.hash(path, []), await hashFile(path, []));
+  } finally {
+    pool.close();
+  }
+});

@@ -56,6 +56,8 @@ export interface SiteInfo {
 /** Parked jobs come back after 5 s, 10 s, 20 s ... at most every 5 minutes. */
 const PARK_BASE_MS = 5_000;
 const PARK_MAX_MS = 5 * 60_000;
+/** A failed listing is tried again within this long. */
+const LIST_RETRY_MS = 30_000;
 
 export class Site implements SiteContext {
   readonly remote = new Map<string, RemoteObject>();
@@ -270,7 +272,10 @@ export class Site implements SiteContext {
         const listed = await this.#reconcile(checks, intake);
         if (this.options.once) return;
         const interval = this.config.reconcileIntervalMs;
-        nextReconcileAt = listed && interval > 0 ? Date.now() + interval : Infinity;
+        // A listing that failed after the first one is tried again soon; meanwhile parked and
+        // watched paths keep moving, with the bucket as it was last seen.
+        if (!listed) nextReconcileAt = Date.now() + LIST_RETRY_MS;
+        else nextReconcileAt = interval > 0 ? Date.now() + interval : Infinity;
         continue;
       }
       if (!this.#watching && !this.options.once) {
@@ -311,7 +316,11 @@ export class Site implements SiteContext {
     }
   }
 
-  /** Keeps retrying a listing that fails (the bucket may come back); gives up only with --once. */
+  /**
+   * Lists the bucket. The first listing is retried until it works (nothing can be compared
+   * without it; the bucket may come back); later ones are tried once, and the feeder tries again
+   * soon. With --once a failure is final.
+   */
   async #list(intake: AbortSignal): Promise<boolean> {
     for (let attempt = 0; !intake.aborted; attempt++) {
       try {
@@ -335,7 +344,8 @@ export class Site implements SiteContext {
           this.stats.failedJobs++;
           return false;
         }
-        const delay = Math.max(1_000, backoffDelay(attempt, PARK_BASE_MS, PARK_MAX_MS));
+        if (this.#listed) return false;
+        const delay = Math.max(1_000, backoffDelay(attempt, PARK_BASE_MS, LIST_RETRY_MS));
         log.warn("listing failed, retrying", {
           site: this.config.name,
           in_s: Math.round(delay / 1000),

@@ -21,6 +21,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { SiteConfig } from "../config/types.ts";
 import { errorMessage } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
 import { errorCode, httpStatus, withRetry } from "./retry.ts";
 import { S3Http } from "./s3_http.ts";
 import type {
@@ -41,8 +42,9 @@ export class S3Error extends Error {
     const status = httpStatus(cause);
     const detail = [code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(", ");
     const reason = errorMessage(cause);
+    const what = key ? `"${key}" in bucket "${bucket}"` : `bucket "${bucket}"`;
     super(
-      `Cannot ${operation} "${key}" in bucket "${bucket}" (site "${site}"): ` +
+      `Cannot ${operation} ${what} (site "${site}"): ` +
         (detail && !reason.includes(detail) ? `${reason} (${detail})` : reason),
       { cause },
     );
@@ -64,6 +66,14 @@ const unquote = (etag: string | undefined): string => (etag ?? "").replaceAll('"
 const copySource = (bucket: string, key: string): string =>
   `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 
+const sdkLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (...args: unknown[]) => log.debug("AWS SDK", { warning: args.map(String).join(" ") }),
+  error: (...args: unknown[]) => log.debug("AWS SDK", { error: args.map(String).join(" ") }),
+};
+
 export function createS3Client(site: S3Settings, maxSockets: number): S3Client {
   const agentOptions = { keepAlive: true, maxSockets };
   return new S3Client({
@@ -79,6 +89,8 @@ export function createS3Client(site: S3Settings, maxSockets: number): S3Client {
     // servers; Content-Length and Content-MD5 are what they all accept.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    // The SDK's own warnings go through our logger (and its format), never straight to stderr.
+    logger: sdkLogger,
     requestHandler: {
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),

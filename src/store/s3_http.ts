@@ -69,16 +69,22 @@ export class S3Http {
       "content-md5": request.md5Base64,
     };
     signRequest("PUT", url, headers, await this.credentials(), this.target.bucketRegion);
+    // A server that keeps the connection open and never answers must not hold a worker forever:
+    // two minutes, plus the time the body needs at a slow 256 KiB/s.
+    const timeout = AbortSignal.timeout(120_000 + request.body.byteLength / 256);
+    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let response: Response;
+    let text: string;
     try {
       const body = request.body as Uint8Array<ArrayBuffer>;
-      response = await fetch(url, { method: "PUT", headers, body, signal });
+      response = await fetch(url, { method: "PUT", headers, body, signal: both });
+      text = await response.text();
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      // No answer at all (refused, reset): retry.ts treats NetworkingError as transient.
-      throw new S3HttpError("NetworkingError", (err as Error).message);
+      // No answer (refused, reset, timed out): retry.ts treats NetworkingError as transient.
+      const why = timeout.aborted ? "no answer in time" : (err as Error).message;
+      throw new S3HttpError("NetworkingError", why);
     }
-    const text = await response.text();
     if (!response.ok) {
       const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || `HTTP${response.status}`;
       const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] || response.statusText || code;
