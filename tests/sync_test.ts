@@ -325,7 +325,7 @@ Deno.test("--once counts an unreadable file, syncs the rest, and exits 1", async
   assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
 });
 
-Deno.test("--once skips symlinks and FIFOs, and never reads outside the folder", async () => {
+Deno.test("--once skips symlinks, FIFOs and sockets, and never reads outside the folder", async () => {
   const root = await tempDir();
   const outside = await tempDir();
   const bucket = await newBucket("special");
@@ -335,11 +335,14 @@ Deno.test("--once skips symlinks and FIFOs, and never reads outside the folder",
   await Deno.symlink(outside, `${root}/linked-dir`);
   const fifo = await new Deno.Command("mkfifo", { args: [`${root}/pipe`] }).output();
   assert.ok(fifo.success);
+  const socket = Deno.listen({ transport: "unix", path: `${root}/socket` });
   const result = await once(await site([{ local_path: root, bucket }], { loglevel: "debug" }));
   assert.equal(result.code, 0, result.stderr);
   assert.deepEqual(await sortedKeys(bucket), ["real.txt"]);
   assert.match(result.stderr, /skipping a symlink or special file path=link.txt/);
   assert.match(result.stderr, /skipping a symlink or special file path=pipe/);
+  assert.match(result.stderr, /skipping a symlink or special file path=socket/);
+  socket.close();
 });
 
 Deno.test("--once hashes unchanged files only once: the state store remembers them", async () => {
