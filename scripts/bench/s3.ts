@@ -1,0 +1,127 @@
+/**
+ * The benchmark's own S3 access, with the SDK directly (never through the code under test):
+ * fresh buckets, emptying them so RGW's memstore does not fill, counting and reading ETags to check
+ * each tool's result, the "list" half of the list + walk reference, and the bare PutObject floor.
+ * @module
+ */
+
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import type { S3Env } from "../s3env.ts";
+
+export function makeClient(s3: S3Env): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+let counter = 0;
+
+/** A new bucket whose name says which tool and scenario it belongs to. */
+export async function freshBucket(client: S3Client, label: string): Promise<string> {
+  const name = `b-${label}-${Date.now().toString(36)}-${++counter}`.toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-").slice(0, 63).replace(/-+$/, "");
+  await client.send(new CreateBucketCommand({ Bucket: name }));
+  return name;
+}
+
+/** Every object of the bucket: key -> { size, etag without quotes }. */
+export async function listAll(
+  client: S3Client,
+  bucket: string,
+): Promise<Map<string, { size: number; etag: string }>> {
+  const out = new Map<string, { size: number; etag: string }>();
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }),
+    );
+    for (const item of page.Contents ?? []) {
+      out.set(item.Key!, { size: item.Size ?? 0, etag: (item.ETag ?? "").replaceAll('"', "") });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+export async function countObjects(client: S3Client, bucket: string): Promise<number> {
+  let n = 0;
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }),
+    );
+    n += page.KeyCount ?? page.Contents?.length ?? 0;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return n;
+}
+
+export async function headEtag(
+  client: S3Client,
+  bucket: string,
+  key: string,
+): Promise<string | undefined> {
+  try {
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return (head.ETag ?? "").replaceAll('"', "");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` over `items`, `concurrency` at a time. */
+export async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/**
+ * Deletes every object and then the bucket. Single DeleteObject calls, 32 at a time: the SDK's
+ * DeleteObjects lacks the Content-MD5 some servers require, and this is outside every measurement.
+ */
+export async function dropBucket(client: S3Client, bucket: string): Promise<void> {
+  for (;;) {
+    const keys = [...(await listAll(client, bucket)).keys()];
+    if (keys.length === 0) break;
+    await pool(keys, 32, async (key) => {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    });
+  }
+  await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+}
+
+/** The floor: read each file and PutObject it, `concurrency` at a time, nothing else. */
+export async function putLoop(
+  client: S3Client,
+  bucket: string,
+  dir: string,
+  files: readonly string[],
+  concurrency: number,
+): Promise<void> {
+  await pool(files, concurrency, async (rel) => {
+    const body = await Deno.readFile(`${dir}/${rel}`);
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: rel, Body: body, ContentLength: body.length }),
+    );
+  });
+}
