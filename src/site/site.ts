@@ -28,6 +28,7 @@ import type { FileDigest } from "../pipeline/hash.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
 import { isIncluded, isUnder, KeyMap } from "./keys.ts";
+import { RemoteIndex } from "./remote_index.ts";
 import { describeFsError, walkFiles } from "./walk.ts";
 import { watchSite } from "./watch.ts";
 
@@ -60,7 +61,7 @@ const PARK_MAX_MS = 5 * 60_000;
 const LIST_RETRY_MS = 30_000;
 
 export class Site implements SiteContext {
-  readonly remote = new Map<string, RemoteObject>();
+  readonly remote = new RemoteIndex();
   readonly stats = new SiteStats();
   readonly #keys: KeyMap;
   readonly #due = new Map<string, number>();
@@ -68,6 +69,8 @@ export class Site implements SiteContext {
   /** Paths between the feeder and the end of their job; true: look again when it ends. */
   readonly #inPipeline = new Map<string, boolean>();
   readonly #wakeup = new Wakeup();
+  /** When the feeder's current sleep ends (0 while it is awake). */
+  #feederWakesAt = 0;
   /** Renames the watcher saw, old path -> new path, kept while the new path may still copy. */
   readonly #moves = new Map<string, { to: string; until: number }>();
   readonly #idleWaiters = new Set<() => void>();
@@ -221,7 +224,9 @@ export class Site implements SiteContext {
   /** Look at `rel` again at `at` (ms since epoch); a later event for the same path pushes it back. */
   markDue(rel: string, at: number): void {
     this.#due.set(rel, at);
-    this.#wakeup.wake();
+    // Only an earlier deadline than the one the feeder sleeps for is worth waking it: a burst of
+    // events (each pushing its path back) would otherwise make it scan the due paths each time.
+    if (at < this.#feederWakesAt) this.#wakeup.wake();
   }
 
   requestReconcile(): void {
@@ -281,25 +286,27 @@ export class Site implements SiteContext {
       if (!this.#watching && !this.options.once) {
         nextReconcileAt = Math.min(nextReconcileAt, now + Site.WATCHERLESS_RECONCILE_MS);
       }
-      let next = nextReconcileAt;
       const ready: string[] = [];
-      for (const [rel, at] of this.#due) {
-        if (at <= now) ready.push(rel);
-        else if (at < next) next = at;
-      }
+      for (const [rel, at] of this.#due) if (at <= now) ready.push(rel);
       for (const rel of ready) {
         this.#due.delete(rel);
         await this.#expand(rel, checks, intake);
       }
       this.#notifyIfIdle();
-      if (!this.#hasDueNow()) await this.#wakeup.wait(next - Date.now(), intake);
+      // The next deadline is taken now, after the expansions, which may have added due paths.
+      const next = this.#reconcileRequested ? 0 : this.#earliestDue(nextReconcileAt);
+      if (next > Date.now()) {
+        this.#feederWakesAt = next;
+        await this.#wakeup.wait(next - Date.now(), intake);
+        this.#feederWakesAt = 0;
+      }
     }
   }
 
-  #hasDueNow(): boolean {
-    const now = Date.now();
-    for (const at of this.#due.values()) if (at <= now) return true;
-    return this.#reconcileRequested;
+  #earliestDue(limit: number): number {
+    let earliest = limit;
+    for (const at of this.#due.values()) if (at < earliest) earliest = at;
+    return earliest;
   }
 
   /** Lists the bucket, then looks at every local file and every remote-only key. */
@@ -400,8 +407,10 @@ export class Site implements SiteContext {
     }
     await this.#send(rel, checks, signal);
     // A folder that was removed or moved away: its keys are looked at one by one.
-    for (const known of [...this.remote.keys()]) {
-      if (isUnder(known, rel)) await this.#send(known, checks, signal);
+    if (!info?.isFile && this.remote.hasUnder(rel)) {
+      for (const known of [...this.remote.keys()]) {
+        if (isUnder(known, rel)) await this.#send(known, checks, signal);
+      }
     }
   }
 
@@ -435,6 +444,7 @@ export class Site implements SiteContext {
       await this.#send(rel, checks, signal);
     }
     if (seen.size === 0 && dir === "") return 0;
+    if (dir !== "" && !this.remote.hasUnder(dir)) return seen.size; // a new folder: nothing to retire
     for (const rel of [...this.remote.keys()]) {
       if (!isUnder(rel, dir) || seen.has(rel)) continue;
       // Never delete what we could not see.
