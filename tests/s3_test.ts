@@ -213,3 +213,22 @@ Deno.test("S3Store.put() is refused when the body does not match its MD5", async
   assert.match(err.message, /BadDigest|InvalidDigest/);
   assert.equal((await listBucket(bucket)).size, 0);
 });
+
+Deno.test("S3Store.deleteMany() deletes odd keys in one request, and missing ones quietly", async () => {
+  const { bucket, store } = await storeFor("deletemany");
+  const keys = ["a&b.txt", "c<d>e.txt", `q"u'o.txt`, "dir/ünï ✓.txt", "plain"];
+  for (const key of keys) {
+    const body = new TextEncoder().encode(key);
+    await store.put(key, body, md5b64(body), {
+      storageClass: "STANDARD",
+      contentType: "text/plain",
+    });
+  }
+  await store.put("kept", new Uint8Array(1), md5b64(new Uint8Array(1)), {
+    storageClass: "STANDARD",
+    contentType: "text/plain",
+  });
+  const failed = await store.deleteMany([...keys, "never-existed"]);
+  assert.deepEqual([...failed], []);
+  assert.deepEqual([...(await listBucket(bucket)).keys()], ["kept"]);
+});

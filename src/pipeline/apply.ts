@@ -190,7 +190,8 @@ async function applyDelete(
     return DONE;
   }
   const started = performance.now();
-  await ctx.store.delete(key, signal);
+  signal?.throwIfAborted();
+  await ctx.deleteObject(key);
   const size = ctx.remote.get(rel)?.size;
   ctx.remote.delete(rel);
   ctx.state.delete(rel);

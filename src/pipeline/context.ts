@@ -61,6 +61,8 @@ export interface SiteContext {
   keyOf(rel: string): string;
   localPath(rel: string): string;
   isIncluded(rel: string): boolean;
+  /** Deletes one object, batched with the site's other deletes. */
+  deleteObject(key: string): Promise<void>;
   /** Reports how long one upload took, for the duration histogram. */
   observeUpload(seconds: number): void;
   /** The guard against mass deletion: false when local_path is missing, not a folder or unreadable. */

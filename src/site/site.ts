@@ -20,6 +20,7 @@ import { drain, type Limiter } from "../lib/limiter.ts";
 import { log } from "../lib/log.ts";
 import { Wakeup } from "../lib/wakeup.ts";
 import { apply } from "../pipeline/apply.ts";
+import { DeleteBatcher } from "../pipeline/deletes.ts";
 import { evaluate } from "../pipeline/check.ts";
 import { type Action, type ErrorScope, type SiteContext, SiteStats } from "../pipeline/context.ts";
 import { S3Error } from "../store/s3.ts";
@@ -64,6 +65,7 @@ export class Site implements SiteContext {
   readonly remote = new RemoteIndex();
   readonly stats = new SiteStats();
   readonly #keys: KeyMap;
+  readonly #deletes: DeleteBatcher;
   readonly #due = new Map<string, number>();
   readonly #attempts = new Map<string, number>();
   /** Paths between the feeder and the end of their job; true: look again when it ends. */
@@ -91,6 +93,7 @@ export class Site implements SiteContext {
     readonly options: SiteOptions,
   ) {
     this.#keys = new KeyMap(config.bucketPath);
+    this.#deletes = new DeleteBatcher(store, config.name);
   }
 
   get dryRun(): boolean {
@@ -142,6 +145,10 @@ export class Site implements SiteContext {
 
   localPath(rel: string): string {
     return rel ? `${this.config.localPath}/${rel}` : this.config.localPath;
+  }
+
+  deleteObject(key: string): Promise<void> {
+    return this.#deletes.delete(key);
   }
 
   observeUpload(seconds: number): void {

@@ -370,6 +370,12 @@ export class S3Store implements ObjectStore {
         }),
     );
   }
+  async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
+    const what = keys.length === 1
+      ? keys[0] ?? ""
+      : `${keys[0]}" and ${keys.length - 1} more "keys`;
+    return await this.#call("delete", what, signal, () => this.#http.deleteMany(keys, signal));
+  }
 }
 
 /** The store for one site, with enough sockets for every upload and checksum worker to have one. */

@@ -1,11 +1,12 @@
 /**
- * The two requests that carry file data, PutObject and UploadPart, sent with `fetch` and our own
- * SigV4 signature instead of through the AWS SDK. They are most of what a sync does, and the SDK's
+ * The requests that carry file data, PutObject and UploadPart, and the batched DeleteObjects, sent
+ * with `fetch` and our own SigV4 signature instead of through the AWS SDK. They are most of what a sync does, and the SDK's
  * middleware stack cost about 40% of the throughput for small files on our 2-core machines
  * (490 against 750-870 objects/s measured side by side). Everything else stays with the SDK.
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { type SigningCredentials, signRequest, uriEncode } from "./sigv4.ts";
 
 export interface HttpTarget {
@@ -62,13 +63,47 @@ export class S3Http {
 
   /** PUTs `body` to `key`; returns the ETag without quotes. Throws S3HttpError on an S3 error. */
   async put(key: string, request: DataRequest, signal?: AbortSignal): Promise<string> {
-    const url = this.url(key, request.query);
+    const response = await this.#send("PUT", this.url(key, request.query), request, signal);
+    return (response.headers.get("etag") ?? "").replaceAll('"', "");
+  }
+
+  /**
+   * Deletes up to 1,000 keys in one DeleteObjects request; returns the keys S3 could not delete,
+   * with the reason. Sent here rather than by the SDK because S3 wants its Content-MD5, which the
+   * SDK replaces with a CRC32 that S3-compatible servers refuse.
+   */
+  async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>` +
+      keys.map((key) => `<Object><Key>${escapeXml(key)}</Key></Object>`).join("") + `</Delete>`;
+    const body = new TextEncoder().encode(xml);
+    const md5Base64 = createHash("md5").update(body).digest("base64");
+    const url = this.url("", { delete: "" });
+    url.pathname = url.pathname.replace(/\/$/, "");
+    const headers = { "content-type": "application/xml" };
+    const response = await this.#send("POST", url, { body, md5Base64, headers }, signal);
+    const failed = new Map<string, string>();
+    for (const match of (response.text ?? "").matchAll(/<Error>([\s\S]*?)<\/Error>/g)) {
+      const part = match[1] ?? "";
+      const key = unescapeXml(/<Key>([^<]*)<\/Key>/.exec(part)?.[1] ?? "");
+      const code = /<Code>([^<]*)<\/Code>/.exec(part)?.[1] ?? "Error";
+      const message = unescapeXml(/<Message>([^<]*)<\/Message>/.exec(part)?.[1] ?? "");
+      failed.set(key, message ? `${message} (${code})` : code);
+    }
+    return failed;
+  }
+
+  async #send(
+    method: string,
+    url: URL,
+    request: DataRequest,
+    signal?: AbortSignal,
+  ): Promise<{ headers: Headers; text: string }> {
     const headers: Record<string, string> = {
       ...request.headers,
       "content-length": String(request.body.byteLength),
       "content-md5": request.md5Base64,
     };
-    signRequest("PUT", url, headers, await this.credentials(), this.target.bucketRegion);
+    signRequest(method, url, headers, await this.credentials(), this.target.bucketRegion);
     // A server that keeps the connection open and never answers must not hold a worker forever:
     // two minutes, plus the time the body needs at a slow 256 KiB/s.
     const timeout = AbortSignal.timeout(120_000 + request.body.byteLength / 256);
@@ -77,7 +112,7 @@ export class S3Http {
     let text: string;
     try {
       const body = request.body as Uint8Array<ArrayBuffer>;
-      response = await fetch(url, { method: "PUT", headers, body, signal: both });
+      response = await fetch(url, { method, headers, body, signal: both });
       text = await response.text();
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
@@ -90,6 +125,26 @@ export class S3Http {
       const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] || response.statusText || code;
       throw new S3HttpError(code, message, response.status);
     }
-    return (response.headers.get("etag") ?? "").replaceAll('"', "");
+    return { headers: response.headers, text };
   }
+}
+
+const XML_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&apos;",
+};
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (entity, name: string) => {
+    if (name.startsWith("#x")) return String.fromCodePoint(parseInt(name.slice(2), 16));
+    if (name.startsWith("#")) return String.fromCodePoint(Number(name.slice(1)));
+    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[name] ?? entity;
+  });
 }
