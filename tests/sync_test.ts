@@ -405,3 +405,14 @@ Deno.test("--once reports a file name that is not valid UTF-8, and syncs the res
   assert.match(result.stderr, /Cannot read "bad\uFFFD\uFFFDname.txt": its name is not valid UTF-8/);
   assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);
 });
+
+Deno.test("--once syncs a file 300 folders deep", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("deep");
+  const deep = Array.from({ length: 300 }, (_, i) => `${i % 10}`).join("/");
+  await writeFile(root, `${deep}/bottom.txt`, "bottom");
+  await writeFile(root, "top.txt", "top");
+  const result = await once(await site([{ local_path: root, bucket }]));
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(await sortedKeys(bucket), [`${deep}/bottom.txt`, "top.txt"]);
+});
