@@ -15,7 +15,8 @@ import {
   metricsSource,
   statusSource,
 } from "./src/control.ts";
-import { applyProcessSettings, Daemon, Generation, type Summary } from "./src/daemon.ts";
+import { applyProcessSettings, Daemon } from "./src/daemon.ts";
+import { Generation, type Summary } from "./src/generation.ts";
 import { createHandler } from "./src/http/handler.ts";
 import { serveHttp } from "./src/http/server.ts";
 import { inClusterAccess } from "./src/k8s/configmap.ts";

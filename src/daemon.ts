@@ -1,125 +1,16 @@
 /**
- * The daemon owns a generation: the sites of one config, running on shared checksum and upload
- * limiters. Stopping a generation first stops intake (watchers and feeders; the stages drain),
- * then, after a grace period, cancels S3 calls still in flight (multipart uploads are aborted). A
- * reload stops the running generation that way and starts the next; what did not finish is found
- * again by the next generation's first comparison, so nothing is lost or done twice.
+ * The long-running service: one generation (see generation.ts) at a time, replaced on reload. A
+ * reload stops the running generation, letting uploads in flight finish, and starts the next;
+ * what did not finish is found again by the next generation's first comparison, so nothing is
+ * lost or done twice.
  * @module
  */
 
 import type { LoadedConfig } from "./config/load.ts";
-import type { Config, SiteConfig } from "./config/types.ts";
+import type { Config } from "./config/types.ts";
+import { Generation, type GenerationOptions } from "./generation.ts";
 import { ConfigError, errorMessage } from "./lib/errors.ts";
-import { Limiter } from "./lib/limiter.ts";
 import { log, registerSecret, setLogFormat, setLogLevel } from "./lib/log.ts";
-import { HashPool } from "./pipeline/hash_pool.ts";
-import { Site } from "./site/site.ts";
-import { StateStore } from "./state/store.ts";
-import { createS3Store } from "./store/s3.ts";
-import type { ObjectStore } from "./store/types.ts";
-
-export interface GenerationOptions {
-  readonly once: boolean;
-  readonly dryRun: boolean;
-  /** Tests swap the store; the daemon always uses S3. */
-  readonly createStore?: (site: SiteConfig, maxSockets: number) => ObjectStore;
-  readonly onUpload?: (site: string, seconds: number) => void;
-}
-
-export interface Summary {
-  readonly checked: number;
-  readonly uploaded: number;
-  readonly copied: number;
-  readonly deleted: number;
-  readonly bytes: number;
-  readonly errors: number;
-  readonly failed: number;
-  readonly seconds: number;
-}
-
-export class Generation {
-  readonly sites: readonly Site[];
-  readonly checksum: Limiter;
-  readonly upload: Limiter;
-  readonly #hashes: HashPool;
-  readonly #state: StateStore;
-  readonly #intake = new AbortController();
-  readonly #cancel = new AbortController();
-  readonly #started = performance.now();
-  #running: Promise<void> | undefined;
-
-  constructor(readonly config: Config, options: GenerationOptions) {
-    this.checksum = new Limiter(config.checksumWorkers);
-    this.upload = new Limiter(config.uploadWorkers);
-    this.#hashes = new HashPool(config.checksumWorkers);
-    this.#state = StateStore.open(config.stateDir);
-    const createStore = options.createStore ?? createS3Store;
-    const sockets = config.uploadWorkers + config.checksumWorkers;
-    this.sites = config.sites.map((site) =>
-      new Site(site, createStore(site, sockets), {
-        // Keyed by what the site syncs, not by its name, which a user may change.
-        state: this.#state.forSite(
-          [site.endpoint ?? "aws", site.bucket, site.bucketPath, site.localPath].join(" "),
-        ),
-        hashes: this.#hashes,
-        checksum: this.checksum,
-        upload: this.upload,
-        uploadQueueBuffer: config.uploadQueueBuffer,
-        once: options.once || options.dryRun,
-        dryRun: options.dryRun,
-        onUpload: options.onUpload,
-      })
-    );
-  }
-
-  /** Starts every site; resolves when all have ended (with --once, when all are synced). */
-  run(): Promise<void> {
-    this.#running ??= Promise.all(
-      this.sites.map((site) =>
-        site.run(this.#intake.signal, this.#cancel.signal).catch((err) => {
-          // A bug in one site must not take the others down; it is loud, and the rest keep going.
-          log.error("site stopped unexpectedly", { site: site.config.name, error: String(err) });
-        })
-      ),
-    ).then(() => {
-      this.#hashes.close();
-      this.#state.close();
-    });
-    return this.#running;
-  }
-
-  /** Stops intake, lets in-flight work finish for up to `graceMs`, then cancels the rest. */
-  async stop(graceMs: number): Promise<void> {
-    this.#intake.abort(new DOMException("Stopping", "AbortError"));
-    const running = this.#running ?? Promise.resolve();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
-    await Promise.race([running, grace]);
-    clearTimeout(timer);
-    this.#cancel.abort(new DOMException("Cancelled", "AbortError"));
-    await running;
-  }
-
-  /** Cancels S3 calls in flight now, without waiting for the grace period to end. */
-  cancel(): void {
-    this.#cancel.abort(new DOMException("Cancelled", "AbortError"));
-  }
-
-  summary(): Summary {
-    const total = (pick: (site: Site) => number) =>
-      this.sites.reduce((sum, site) => sum + pick(site), 0);
-    return {
-      checked: total((s) => s.stats.checked),
-      uploaded: total((s) => s.stats.uploaded),
-      copied: total((s) => s.stats.copied),
-      deleted: total((s) => s.stats.deleted),
-      bytes: total((s) => s.stats.bytesUploaded),
-      errors: total((s) => s.stats.errorCount),
-      failed: total((s) => s.stats.failedJobs),
-      seconds: (performance.now() - this.#started) / 1000,
-    };
-  }
-}
 
 export type ServiceStatus = "STARTING" | "RUNNING" | "RELOADING" | "STOPPING";
 

@@ -258,7 +258,7 @@ Deno.test("no key, secret or token appears in the logs, /info or /metrics of a f
     String(httpPort),
     "--metrics-port",
     String(metricsPort),
-  ], { S3SYNC_HTTP_TOKEN: token });
+  ], { env: { S3SYNC_HTTP_TOKEN: token } });
   let outputs = "";
   try {
     await waitFor("a.txt uploaded", async () => (await sortedKeys(bucket)).join() === "a.txt");

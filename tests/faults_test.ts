@@ -353,53 +353,6 @@ Deno.test("a folder renamed away deletes nothing with retire_deleted, and syncs 
   );
 });
 
-/** The daemon as an unprivileged user would run it: root's capability to ignore modes dropped. */
-class UnprivilegedDaemon {
-  log = "";
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-
-  constructor(args: string[]) {
-    const main = new URL("../main.ts", import.meta.url).pathname;
-    const deno = [Deno.execPath(), "run", "--allow-all", main, ...args];
-    const command = Deno.uid() === 0
-      ? [
-        "setpriv",
-        "--inh-caps=-dac_override,-dac_read_search",
-        "--bounding-set=-dac_override,-dac_read_search",
-        ...deno,
-      ]
-      : deno;
-    this.#child = new Deno.Command(command[0]!, {
-      args: command.slice(1),
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const decoder = new TextDecoder();
-    const collect = async (stream: ReadableStream<Uint8Array>) => {
-      for await (const chunk of stream) this.log += decoder.decode(chunk, { stream: true });
-    };
-    this.#reading = Promise.all([collect(this.#child.stdout), collect(this.#child.stderr)]).then(
-      () => {},
-    );
-  }
-
-  async waitForLog(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
-    await waitFor(`a log line matching ${pattern}`, () => pattern.test(this.log), timeoutMs);
-  }
-
-  async stop(): Promise<number> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    const { code } = await this.#child.status;
-    await this.#reading;
-    return code;
-  }
-}
-
 Deno.test("a state directory it may not create: the daemon says so and keeps syncing", async () => {
   const root = await tempDir();
   const bucket = await newBucket("nostate");
@@ -411,14 +364,9 @@ Deno.test("a state directory it may not create: the daemon says so and keeps syn
     state_dir: `${locked}/state`,
   });
   await Deno.chmod(locked, 0o555);
-  const daemon = new UnprivilegedDaemon([
-    "--config",
-    config,
-    "--http-port",
-    "0",
-    "--metrics-port",
-    "0",
-  ]);
+  const daemon = new Daemon(["--config", config, "--http-port", "0", "--metrics-port", "0"], {
+    unprivileged: true,
+  });
   let stopped = false;
   try {
     await daemon.waitForLog(/state store unusable/);

@@ -194,12 +194,30 @@ export interface RunResult {
 }
 
 /** Runs the daemon to completion (for --once, --dry-run, bad input). */
+export interface RunOptions {
+  readonly env?: Record<string, string>;
+  /**
+   * As a user would run it: root reads and writes anything, so root's capabilities to ignore file
+   * modes are dropped and permissions apply.
+   */
+  readonly unprivileged?: boolean;
+}
+
+/** The daemon's command line, for `Deno.Command`. */
+function daemonCommand(args: string[], unprivileged = false): [string, string[]] {
+  const deno = ["run", "--allow-all", MAIN, ...args];
+  if (!unprivileged || Deno.uid() !== 0) return [Deno.execPath(), deno];
+  const caps = "-dac_override,-dac_read_search";
+  return ["setpriv", [`--inh-caps=${caps}`, `--bounding-set=${caps}`, Deno.execPath(), ...deno]];
+}
+
 export async function runDaemon(
   args: string[],
-  env: Record<string, string> = {},
+  { env = {}, unprivileged }: RunOptions = {},
 ): Promise<RunResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, ...args],
+  const [command, commandArgs] = daemonCommand(args, unprivileged);
+  const out = await new Deno.Command(command, {
+    args: commandArgs,
     env,
     stdout: "piped",
     stderr: "piped",
@@ -216,9 +234,10 @@ export class Daemon {
 
   readonly pid: number;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, ...args],
+  constructor(args: string[], { env = {}, unprivileged }: RunOptions = {}) {
+    const [command, commandArgs] = daemonCommand(args, unprivileged);
+    this.#child = new Deno.Command(command, {
+      args: commandArgs,
       env,
       stdout: "piped",
       stderr: "piped",

@@ -17,6 +17,7 @@ import {
   listBucket,
   newBucket,
   pendingUploads,
+  runDaemon,
   sortedKeys,
   tempDir,
   testS3,
@@ -149,19 +150,8 @@ Deno.test("a start aborts the multipart uploads a killed run left under the pref
     bucket,
     bucket_path: "site",
   }]);
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../main.ts", import.meta.url).pathname,
-      "--config",
-      config,
-      "--once",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+  const result = await runDaemon(["--config", config, "--once"]);
+  assert.equal(result.code, 0, result.stderr);
   // Only the site's own prefix is cleaned: another prefix may belong to another tool.
   assert.deepEqual(await pendingUploads(bucket), ["elsewhere/keep.bin"]);
   assert.deepEqual(await sortedKeys(bucket, "site/"), ["site/a.txt"]);

@@ -40,7 +40,7 @@ Deno.test("S3Store puts, lists, heads and deletes objects", async () => {
   assert.equal(info?.contentType, "text/plain");
   assert.equal(info?.metadata["s3sync-md5"], md5(body));
   assert.equal(await store.head("dir/missing.txt"), undefined);
-  await store.delete("dir/a.txt");
+  assert.deepEqual([...await store.deleteMany(["dir/a.txt"])], []);
   assert.deepEqual(await collect(store.list("")), []);
 });
 
@@ -81,7 +81,7 @@ Deno.test("S3Store round-trips keys with spaces, unicode, + % # and friends", as
   for (const [key, object] of await listBucket(bucket)) {
     assert.equal(object.storageClass, "STANDARD_IA", key);
   }
-  for (const key of keys) await store.delete(key);
+  assert.deepEqual([...await store.deleteMany(keys)], []);
   assert.equal((await listBucket(bucket)).size, 0);
 });
 

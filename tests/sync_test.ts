@@ -295,31 +295,9 @@ Deno.test("--once counts an unreadable file, syncs the rest, and exits 1", async
   await Deno.chmod(`${root}/secret.txt`, 0o000);
   await Deno.chmod(`${root}/locked`, 0o000);
   const config = await site([{ local_path: root, bucket }]);
-  // Root reads anything; drop the capabilities that allow it, so permissions apply as for a user.
-  const dropCaps = Deno.uid() === 0
-    ? [
-      "setpriv",
-      "--inh-caps=-dac_override,-dac_read_search",
-      "--bounding-set=-dac_override,-dac_read_search",
-    ]
-    : [];
-  const out = await new Deno.Command(dropCaps[0] ?? Deno.execPath(), {
-    args: [
-      ...dropCaps.slice(1),
-      ...(dropCaps.length ? [Deno.execPath()] : []),
-      "run",
-      "--allow-all",
-      new URL("../main.ts", import.meta.url).pathname,
-      "--config",
-      config,
-      "--once",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
+  const { code, stderr } = await runDaemon(["--config", config, "--once"], { unprivileged: true });
   await Deno.chmod(`${root}/locked`, 0o755);
-  assert.equal(out.code, 1, stderr);
+  assert.equal(code, 1, stderr);
   assert.match(stderr, /Cannot read "locked": permission denied/);
   assert.match(stderr, /Cannot sync "secret.txt": permission denied/);
   assert.deepEqual(await sortedKeys(bucket), ["ok.txt"]);

@@ -27,8 +27,10 @@ import { S3Error } from "../store/s3.ts";
 import type { HashPool } from "../pipeline/hash_pool.ts";
 import type { FileDigest } from "../pipeline/hash.ts";
 import type { SiteState } from "../state/store.ts";
-import type { ObjectStore, RemoteObject } from "../store/types.ts";
+import type { ObjectStore } from "../store/types.ts";
 import { isIncluded, isUnder, KeyMap } from "./keys.ts";
+import { abortStaleUploads, listPrefix } from "./bucket.ts";
+import { Moves } from "./moves.ts";
 import { RemoteIndex } from "./remote_index.ts";
 import { describeFsError, walkFiles } from "./walk.ts";
 import { watchSite } from "./watch.ts";
@@ -73,8 +75,7 @@ export class Site implements SiteContext {
   readonly #wakeup = new Wakeup();
   /** When the feeder's current sleep ends (0 while it is awake). */
   #feederWakesAt = 0;
-  /** Renames the watcher saw, old path -> new path, kept while the new path may still copy. */
-  readonly #moves = new Map<string, { to: string; until: number }>();
+  readonly #moves: Moves;
   readonly #idleWaiters = new Set<() => void>();
   #reconcileRequested = true;
   #reconciling = false;
@@ -93,6 +94,9 @@ export class Site implements SiteContext {
     readonly options: SiteOptions,
   ) {
     this.#keys = new KeyMap(config.bucketPath);
+    // Long enough for the new path's quiet time and its check; the old keys' deletes wait this
+    // long at most for a folder's move.
+    this.#moves = new Moves(2 * config.watchIntervalMs + 5_000);
     this.#deletes = new DeleteBatcher(store, config.name);
   }
 
@@ -110,33 +114,15 @@ export class Site implements SiteContext {
 
   /** The watcher saw `from` renamed to `to` (a file or a folder). */
   noteMove(from: string, to: string): void {
-    // Long enough for the new path's quiet time and its check. A file's move is forgotten as soon
-    // as its new path is done; a folder's lasts this long, and the old keys' deletes wait for it.
-    const until = Date.now() + 2 * this.config.watchIntervalMs + 5_000;
-    this.#moves.set(from, { to, until });
+    this.#moves.note(from, to);
   }
 
   moveSourcesFor(rel: string): string[] {
-    const now = Date.now();
-    const found: { from: string; depth: number }[] = [];
-    for (const [from, { to, until }] of this.#moves) {
-      if (until < now) this.#moves.delete(from);
-      else if (rel === to) found.push({ from, depth: Infinity });
-      else if (isUnder(rel, to)) {
-        found.push({ from: from + rel.slice(to.length), depth: to.length });
-      }
-    }
-    // The most specific rename first: the file's own, then its nearest folder's.
-    return found.sort((a, b) => b.depth - a.depth).map((f) => f.from);
+    return this.#moves.sourcesFor(rel);
   }
 
   isMoveSource(rel: string): boolean {
-    const now = Date.now();
-    for (const [from, { until }] of this.#moves) {
-      if (until < now) this.#moves.delete(from);
-      else if (rel === from || isUnder(rel, from)) return true;
-    }
-    return false;
+    return this.#moves.isSource(rel);
   }
 
   keyOf(rel: string): string {
@@ -338,17 +324,13 @@ export class Site implements SiteContext {
   async #list(intake: AbortSignal): Promise<boolean> {
     for (let attempt = 0; !intake.aborted; attempt++) {
       try {
-        const listed = new Map<string, RemoteObject>();
-        for await (const page of this.store.list(this.#keys.prefix, intake)) {
-          for (const object of page) {
-            const rel = this.#keys.relOf(object.key);
-            if (rel !== undefined) listed.set(rel, object);
-          }
-        }
+        const listed = await listPrefix(this.store, this.#keys, intake);
         this.remote.clear();
         for (const [rel, object] of listed) this.remote.set(rel, object);
         log.debug("listed the bucket", { site: this.config.name, objects: listed.size });
-        if (!this.#listed) await this.#abortStaleUploads(intake);
+        if (!this.#listed && !this.dryRun) {
+          await abortStaleUploads(this.store, this.#keys, this.config.name, intake);
+        }
         this.#listed = true;
         return true;
       } catch (err) {
@@ -368,32 +350,6 @@ export class Site implements SiteContext {
       }
     }
     return false;
-  }
-
-  /**
-   * Multipart uploads left under the prefix by a run that was killed: their parts are billed and
-   * invisible. Run before this site starts any upload of its own, so none of these can be ours.
-   */
-  async #abortStaleUploads(signal: AbortSignal): Promise<void> {
-    if (this.dryRun) return;
-    try {
-      for (const upload of await this.store.listMultipartUploads(this.#keys.prefix, signal)) {
-        if (this.#keys.relOf(upload.key) === undefined) continue;
-        await this.store.abortMultipart(upload.key, upload.uploadId, signal);
-        log.info("aborted an unfinished multipart upload", {
-          site: this.config.name,
-          key: upload.key,
-          started: upload.initiated?.toISOString(),
-        });
-      }
-    } catch (err) {
-      if (!signal.aborted) {
-        log.warn("cannot clean up unfinished multipart uploads", {
-          site: this.config.name,
-          error: errorMessage(err),
-        });
-      }
-    }
   }
 
   /** Sends `rel` to the checksum stage, or, for a folder, everything in and under it. */
@@ -502,7 +458,7 @@ export class Site implements SiteContext {
     const rerun = this.#inPipeline.get(rel);
     this.#inPipeline.delete(rel);
     if (!again) {
-      for (const [from, { to }] of this.#moves) if (to === rel) this.#moves.delete(from);
+      this.#moves.done(rel);
     }
     if (again || rerun) this.markDue(rel, Date.now() + (again ? this.config.watchIntervalMs : 0));
     this.#notifyIfIdle();

@@ -11,7 +11,6 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
-  DeleteObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -359,17 +358,6 @@ export class S3Store implements ObjectStore {
     return { partNumber, etag: unquote(out.CopyPartResult?.ETag) };
   }
 
-  async delete(key: string, signal?: AbortSignal): Promise<void> {
-    await this.#call(
-      "delete",
-      key,
-      signal,
-      () =>
-        this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
-          abortSignal: signal,
-        }),
-    );
-  }
   async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
     const what = keys.length === 1
       ? keys[0] ?? ""

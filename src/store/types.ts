@@ -87,7 +87,6 @@ export interface ObjectStore {
     end: number,
     signal?: AbortSignal,
   ): Promise<CompletedPart>;
-  delete(key: string, signal?: AbortSignal): Promise<void>;
   /** Deletes up to 1,000 keys in one request; returns those that failed, with the reason. */
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, string>>;
 }
