@@ -76,7 +76,6 @@ export class Site implements SiteContext {
   /** When the feeder's current sleep ends (0 while it is awake). */
   #feederWakesAt = 0;
   readonly #moves: Moves;
-  readonly #idleWaiters = new Set<() => void>();
   #reconcileRequested = true;
   #reconciling = false;
   #listed = false;
@@ -195,23 +194,6 @@ export class Site implements SiteContext {
     let size = 0;
     for (const object of this.remote.values()) size += object.size;
     return { objects: this.remote.size, size };
-  }
-
-  /** Resolves when the site is idle; tests and --once wait on this, never on a clock. */
-  waitIdle(signal?: AbortSignal): Promise<void> {
-    if (this.idle) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!this.idle) return;
-        this.#idleWaiters.delete(check);
-        resolve();
-      };
-      signal?.addEventListener("abort", () => {
-        this.#idleWaiters.delete(check);
-        reject(signal.reason);
-      }, { once: true });
-      this.#idleWaiters.add(check);
-    });
   }
 
   /** Look at `rel` again at `at` (ms since epoch); a later event for the same path pushes it back. */
@@ -508,6 +490,5 @@ export class Site implements SiteContext {
       const { checked, uploaded, copied, deleted } = this.stats;
       log.info("initial sync done", { site: this.config.name, checked, uploaded, copied, deleted });
     }
-    for (const waiter of [...this.#idleWaiters]) waiter();
   }
 }
