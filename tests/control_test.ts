@@ -28,7 +28,7 @@ interface Running {
   readonly metrics: string;
 }
 
-function start(configPath: string): Running {
+function start(configPath: string, env: Record<string, string> = {}): Running {
   const httpPort = freePort();
   const metricsPort = freePort();
   const daemon = new Daemon([
@@ -40,7 +40,7 @@ function start(configPath: string): Running {
     String(httpPort),
     "--metrics-port",
     String(metricsPort),
-  ]);
+  ], { env });
   return {
     daemon,
     http: `http://127.0.0.1:${httpPort}`,
@@ -247,36 +247,25 @@ Deno.test("no key, secret or token appears in the logs, /info or /metrics of a f
     // A site that fails: its errors must not carry the keys either.
     { local_path: root, bucket: "no-such-bucket-for-secrets", bucket_path: "x" },
   ], { loglevel: "trace" });
-  const httpPort = freePort();
-  const metricsPort = freePort();
-  const daemon = new Daemon([
-    "--config",
-    config,
-    "--http-host",
-    "127.0.0.1",
-    "--http-port",
-    String(httpPort),
-    "--metrics-port",
-    String(metricsPort),
-  ], { env: { S3SYNC_HTTP_TOKEN: token } });
+  const { daemon, http, metrics } = start(config, { S3SYNC_HTTP_TOKEN: token });
   let outputs = "";
   try {
     await waitFor("a.txt uploaded", async () => (await sortedKeys(bucket)).join() === "a.txt");
     await daemon.waitForLog(/NoSuchBucket/);
     await writeFile(root, "b.txt", "b");
     await waitFor("b.txt uploaded", async () => (await sortedKeys(bucket)).length === 2);
-    const denied = await fetch(`http://127.0.0.1:${httpPort}/reload`, {
+    const denied = await fetch(`${http}/reload`, {
       headers: { Authorization: "Bearer wrong" },
     });
     assert.equal(denied.status, 401);
     outputs += await denied.text();
-    const allowed = await fetch(`http://127.0.0.1:${httpPort}/reload?force`, {
+    const allowed = await fetch(`${http}/reload?force`, {
       headers: { Authorization: `Bearer ${token}` },
     });
     assert.equal(allowed.status, 200);
     outputs += await allowed.text();
-    outputs += await (await fetch(`http://127.0.0.1:${httpPort}/info`)).text();
-    outputs += await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    outputs += await (await fetch(`${http}/info`)).text();
+    outputs += await (await fetch(metrics)).text();
   } finally {
     await daemon.stop();
   }
