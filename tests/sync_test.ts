@@ -394,3 +394,20 @@ Deno.test("--once syncs a file 300 folders deep", async () => {
   assert.equal(result.code, 0, result.stderr);
   assert.deepEqual(await sortedKeys(bucket), [`${deep}/bottom.txt`, "top.txt"]);
 });
+
+Deno.test("--once re-uploads once an object whose part layout it cannot recompute, then leaves it", async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("oddparts");
+  const data = bytes(20 * MiB, 33);
+  await writeFile(root, "odd.bin", data);
+  // 5.5 MiB parts: no uploader we know uses them, so the ETag cannot be matched.
+  await uploadInParts(bucket, "odd.bin", data, 5.5 * MiB);
+  assert.match((await listBucket(bucket)).get("odd.bin")?.etag ?? "", /-4$/);
+  const config = await site([{ local_path: root, bucket }]);
+  assert.equal((await once(config)).summary.uploaded, 1);
+  assert.match((await listBucket(bucket)).get("odd.bin")?.etag ?? "", /-3$/);
+  assert.equal((await once(config)).summary.uploaded, 0);
+  // Even without the state store, our own layout is recognised from the ETag alone.
+  await Deno.remove(`${config.slice(0, config.lastIndexOf("/"))}/state`, { recursive: true });
+  assert.equal((await once(config)).summary.uploaded, 0);
+});
