@@ -380,23 +380,27 @@ export class Site implements SiteContext {
 
   /** Returns how many files it found; remote keys under `dir` with no file are sent too. */
   async #expandDir(dir: string, checks: Channel<string>, signal: AbortSignal): Promise<number> {
+    // Excluded files without an object are not remembered: memory follows what is synced, not
+    // the folder, however many files it holds.
     const seen = new Set<string>();
+    let found = 0;
     const report = { unreadable: [] as string[] };
     const onError = (rel: string, err: unknown) =>
       this.#recordError("local", `Cannot read "${rel || "."}": ${describeFsError(err)}`);
     for await (const rel of walkFiles(this.config.localPath, dir, report, onError)) {
-      seen.add(rel);
+      found++;
+      if (this.remote.has(rel) || this.isIncluded(rel)) seen.add(rel);
       await this.#send(rel, checks, signal);
     }
-    if (seen.size === 0 && dir === "") return 0;
-    if (dir !== "" && !this.remote.hasUnder(dir)) return seen.size; // a new folder: nothing to retire
+    if (found === 0 && dir === "") return 0;
+    if (dir !== "" && !this.remote.hasUnder(dir)) return found; // a new folder: nothing to retire
     for (const rel of [...this.remote.keys()]) {
       if (!isUnder(rel, dir) || seen.has(rel)) continue;
       // Never delete what we could not see.
       if (report.unreadable.some((bad) => isUnder(rel, bad))) continue;
       await this.#send(rel, checks, signal);
     }
-    return seen.size;
+    return found;
   }
 
   async #send(rel: string, checks: Channel<string>, signal: AbortSignal): Promise<void> {
