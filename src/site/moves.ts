@@ -12,8 +12,23 @@ export class Moves {
   /** `lifetimeMs`: how long a folder's move is kept (a file's ends as soon as it is done). */
   constructor(private readonly lifetimeMs: number) {}
 
-  note(from: string, to: string): void {
-    this.#moves.set(from, { to, until: Date.now() + this.lifetimeMs });
+  /** Returns the new path as it is now (see `current`). */
+  note(from: string, to: string): string {
+    const now = this.current(to);
+    this.#moves.set(from, { to: now, until: Date.now() + this.lifetimeMs });
+    return now;
+  }
+
+  /**
+   * `rel` with a folder renamed just before it taken into account. The watcher names events it
+   * queued before it saw a folder's rename with the folder's old path: a file moved into a
+   * folder right after that folder was renamed is reported under the folder's old name.
+   */
+  current(rel: string): string {
+    for (const [from, { to }] of this.#live()) {
+      if (from !== rel && isUnder(rel, from)) return to + rel.slice(from.length);
+    }
+    return rel;
   }
 
   /** Old paths `rel` may have come from: its own rename first, then its nearest folder's. */

@@ -21,3 +21,11 @@ Deno.test("Moves forgets a move after its lifetime", () => {
   assert.deepEqual(moves.sourcesFor("b"), []);
   assert.equal(moves.isSource("a"), false);
 });
+
+Deno.test("Moves reads a new path under a folder's old name as under its new name", () => {
+  const moves = new Moves(60_000);
+  moves.note("dir", "dir2");
+  assert.equal(moves.note("a.txt", "dir/a.txt"), "dir2/a.txt");
+  assert.deepEqual(moves.sourcesFor("dir2/a.txt"), ["a.txt", "dir/a.txt"]);
+  assert.equal(moves.current("dirt/b.txt"), "dirt/b.txt");
+});

@@ -112,8 +112,8 @@ export class Site implements SiteContext {
   }
 
   /** The watcher saw `from` renamed to `to` (a file or a folder). */
-  noteMove(from: string, to: string): void {
-    this.#moves.note(from, to);
+  noteMove(from: string, to: string): string {
+    return this.#moves.note(from, to);
   }
 
   moveSourcesFor(rel: string): string[] {

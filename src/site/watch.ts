@@ -21,7 +21,8 @@ export interface Watched {
     readonly watchIntervalMs: number;
   };
   markDue(rel: string, at: number): void;
-  noteMove(from: string, to: string): void;
+  /** Returns where `to` is now, which may differ when its folder was renamed meanwhile. */
+  noteMove(from: string, to: string): string;
   requestReconcile(): void;
   /** The watcher is down; the message says why, once per outage. */
   watcherDown(message: string): void;
@@ -73,8 +74,10 @@ async function follow(
       const at = Date.now() + site.config.watchIntervalMs;
       const rels = event.paths.map((path) => relativeTo(root, path));
       // A rename inside the site names both paths: the new one can be a copy of the old object.
+      // Its kind is not always "rename" (a file moved into a folder that was itself just renamed
+      // comes as "remove"), so two paths are what counts.
       const [from, to] = rels;
-      if (event.kind === "rename" && rels.length === 2 && from && to) site.noteMove(from, to);
+      if (rels.length === 2 && from && to && from !== to) rels.push(site.noteMove(from, to));
       for (const [i, rel] of rels.entries()) {
         if (rel) site.markDue(rel, at);
         else if (event.paths[i] === root) site.requestReconcile();
