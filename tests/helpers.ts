@@ -201,11 +201,32 @@ export interface RunOptions {
    * modes are dropped and permissions apply.
    */
   readonly unprivileged?: boolean;
+  /**
+   * Runs it in a user namespace of its own whose inotify watch limit is this: the limit is per user
+   * namespace, so a test can run out of watches without touching the machine's.
+   */
+  readonly inotifyWatches?: number;
 }
 
 /** The daemon's command line, for `Deno.Command`. */
-function daemonCommand(args: string[], unprivileged = false): [string, string[]] {
+function daemonCommand(
+  args: string[],
+  { unprivileged, inotifyWatches }: RunOptions,
+): [string, string[]] {
   const deno = ["run", "--allow-all", MAIN, ...args];
+  if (inotifyWatches !== undefined) {
+    const script = `echo ${inotifyWatches} > /proc/sys/user/max_inotify_watches && exec "$@"`;
+    return ["unshare", [
+      "--user",
+      "--map-root-user",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      Deno.execPath(),
+      ...deno,
+    ]];
+  }
   if (!unprivileged || Deno.uid() !== 0) return [Deno.execPath(), deno];
   const caps = "-dac_override,-dac_read_search";
   return ["setpriv", [`--inh-caps=${caps}`, `--bounding-set=${caps}`, Deno.execPath(), ...deno]];
@@ -213,12 +234,12 @@ function daemonCommand(args: string[], unprivileged = false): [string, string[]]
 
 export async function runDaemon(
   args: string[],
-  { env = {}, unprivileged }: RunOptions = {},
+  options: RunOptions = {},
 ): Promise<RunResult> {
-  const [command, commandArgs] = daemonCommand(args, unprivileged);
+  const [command, commandArgs] = daemonCommand(args, options);
   const out = await new Deno.Command(command, {
     args: commandArgs,
-    env,
+    env: options.env ?? {},
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -234,11 +255,11 @@ export class Daemon {
 
   readonly pid: number;
 
-  constructor(args: string[], { env = {}, unprivileged }: RunOptions = {}) {
-    const [command, commandArgs] = daemonCommand(args, unprivileged);
+  constructor(args: string[], options: RunOptions = {}) {
+    const [command, commandArgs] = daemonCommand(args, options);
     this.#child = new Deno.Command(command, {
       args: commandArgs,
-      env,
+      env: options.env ?? {},
       stdout: "piped",
       stderr: "piped",
     }).spawn();
