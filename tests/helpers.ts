@@ -185,6 +185,20 @@ export async function waitFor(
   }
 }
 
+/** Waits until the bucket holds exactly `expected`, in any order. */
+export async function waitForKeys(
+  bucket: string,
+  expected: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const want = JSON.stringify([...expected].sort());
+  await waitFor(
+    `bucket keys ${want}`,
+    async () => JSON.stringify(await sortedKeys(bucket)) === want,
+    timeoutMs,
+  );
+}
+
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 export interface RunResult {

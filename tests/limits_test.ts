@@ -4,31 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  Daemon,
-  newBucket,
-  sortedKeys,
-  tempDir,
-  waitFor,
-  writeConfig,
-  writeFile,
-} from "./helpers.ts";
-
-const MiB = 1024 * 1024;
+import { Daemon, newBucket, tempDir, waitForKeys, writeConfig, writeFile } from "./helpers.ts";
+import { MiB } from "./mirror.ts";
 
 function startWatching(config: string, inotifyWatches?: number): Daemon {
   return new Daemon(["--config", config, "--http-port", "0", "--metrics-port", "0"], {
     inotifyWatches,
   });
-}
-
-async function waitForKeys(bucket: string, expected: string[], timeoutMs = 30_000) {
-  const want = JSON.stringify([...expected].sort());
-  await waitFor(
-    `bucket keys ${want}`,
-    async () => JSON.stringify(await sortedKeys(bucket)) === want,
-    timeoutMs,
-  );
 }
 
 /** The most memory the process has held, from the kernel's own count. */

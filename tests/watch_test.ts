@@ -9,9 +9,9 @@ import {
   Daemon,
   listBucket,
   newBucket,
-  sortedKeys,
   tempDir,
   waitFor,
+  waitForKeys,
   writeConfig,
   writeFile,
 } from "./helpers.ts";
@@ -29,15 +29,6 @@ async function startWatching(root: string, bucket: string, extra: Record<string,
   const daemon = new Daemon(["--config", config, "--http-port", "0", "--metrics-port", "0"]);
   await daemon.waitForLog(/initial sync done/);
   return daemon;
-}
-
-async function waitForKeys(bucket: string, expected: string[], timeoutMs = 30_000) {
-  const want = JSON.stringify([...expected].sort());
-  await waitFor(
-    `bucket keys ${want}`,
-    async () => JSON.stringify(await sortedKeys(bucket)) === want,
-    timeoutMs,
-  );
 }
 
 async function waitForEtag(bucket: string, key: string, etag: string) {
