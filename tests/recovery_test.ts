@@ -4,7 +4,6 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -25,8 +24,7 @@ import {
   writeConfig,
   writeFile,
 } from "./helpers.ts";
-
-const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
+import { md5 } from "./mirror.ts";
 
 function start(configPath: string): Daemon {
   return new Daemon(["--config", configPath, "--http-port", "0", "--metrics-port", "0"]);

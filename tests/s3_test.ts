@@ -11,13 +11,13 @@ import { candidatePartSizes, MiB, parseEtag, PART_SIZE } from "../src/pipeline/e
 import { hashFile } from "../src/pipeline/hash.ts";
 import { copyObject, uploadFile } from "../src/pipeline/transfer.ts";
 import { bytes, listBucket, newBucket, siteConfig, tempDir, testS3, writeFile } from "./helpers.ts";
+import { md5 } from "./mirror.ts";
 
 async function storeFor(label: string) {
   const bucket = await newBucket(label);
   return { bucket, store: createS3Store(siteConfig({ localPath: "/unused", bucket }), 4) };
 }
 
-const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
 const md5b64 = (data: Uint8Array) => createHash("md5").update(data).digest("base64");
 const collect = async (pages: AsyncIterable<{ key: string }[]>) => {
   const keys: string[] = [];

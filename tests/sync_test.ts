@@ -4,7 +4,6 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -23,8 +22,7 @@ import {
   writeConfig,
   writeFile,
 } from "./helpers.ts";
-
-const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
+import { md5 } from "./mirror.ts";
 
 /** Parses the --once summary line into numbers. */
 function summary(stdout: string): Record<string, number> {

@@ -4,7 +4,6 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   Daemon,
   listBucket,
@@ -15,8 +14,7 @@ import {
   writeConfig,
   writeFile,
 } from "./helpers.ts";
-
-const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
+import { md5 } from "./mirror.ts";
 
 async function startWatching(root: string, bucket: string, extra: Record<string, unknown> = {}) {
   const config = await writeConfig(await tempDir(), [{
