@@ -7,25 +7,16 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type Fields, log } from "../lib/log.ts";
+import type { SiteInfo } from "../site/site.ts";
 import { statusBody } from "./status_body.ts";
 
 export type ServiceStatus = "STARTING" | "RUNNING" | "RELOADING" | "STOPPING";
-
-export interface SiteState {
-  readonly name: string;
-  readonly initialSyncDone: boolean;
-  readonly queued: number;
-  readonly inFlight: number;
-  readonly parked: number;
-  readonly lastError: string | undefined;
-  readonly lastSyncAt: Date | undefined;
-}
 
 export interface StatusSource {
   readonly version: string;
   readonly startupTime: Date;
   status(): ServiceStatus;
-  sites(): readonly SiteState[];
+  sites(): readonly SiteInfo[];
   /** The running config's worker counts and log level, shown as the Go tool showed them. */
   settings(): {
     readonly uploadWorkers: number;

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { SiteState, StatusSource } from "./handler.ts";
+import type { SiteInfo } from "../site/site.ts";
+import type { StatusSource } from "./handler.ts";
 
 const pad = (value: number, width = 2): string => String(value).padStart(width, "0");
 
@@ -22,7 +23,7 @@ export function rfc3339(date: Date): string {
     `.${pad(date.getMilliseconds(), 3)}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
-function siteJson(site: SiteState): Record<string, unknown> {
+function siteJson(site: SiteInfo): Record<string, unknown> {
   return {
     name: site.name,
     initial_sync_done: site.initialSyncDone,
