@@ -9,7 +9,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createS3Store, S3Error } from "../src/store/s3.ts";
 import { candidatePartSizes, MiB, parseEtag, PART_SIZE } from "../src/pipeline/etag.ts";
 import { hashFile } from "../src/pipeline/hash.ts";
-import { copyObject, uploadFile } from "../src/pipeline/transfer.ts";
+import { copyObject, sourceChanged, uploadFile } from "../src/pipeline/transfer.ts";
 import { bytes, listBucket, newBucket, siteConfig, tempDir, testS3, writeFile } from "./helpers.ts";
 import { md5 } from "./mirror.ts";
 
@@ -74,9 +74,10 @@ Deno.test("S3Store round-trips keys with spaces, unicode, + % # and friends", as
   }
   assert.deepEqual([...(await listBucket(bucket)).keys()].sort(), [...keys].sort());
   for (const key of keys) {
-    assert.equal((await store.head(key))?.size, new TextEncoder().encode(key).length, key);
+    const info = await store.head(key);
+    assert.equal(info?.size, new TextEncoder().encode(key).length, key);
     // A self-copy needs the key escaped in CopySource.
-    await store.copy(key, key, "STANDARD_IA");
+    await store.copy(key, key, "STANDARD_IA", info?.etag ?? "");
   }
   for (const [key, object] of await listBucket(bucket)) {
     assert.equal(object.storageClass, "STANDARD_IA", key);
@@ -128,26 +129,27 @@ Deno.test("copyObject() copies in place, in one request or in parts", async () =
     storageClass: "STANDARD",
     contentType: "text/plain",
   });
-  await copyObject(store, "small", "small", small.length, "STANDARD_IA");
+  const smallEtag = md5(small);
+  const copy = (source: string, key: string, size: number, storageClass: string, etag: string) => ({
+    source,
+    key,
+    size,
+    storageClass,
+    ifMatch: etag,
+  });
+  await copyObject(store, copy("small", "small", small.length, "STANDARD_IA", smallEtag));
   const dir = await tempDir();
   const data = bytes(12 * MiB, 5);
   await writeFile(dir, "large", data);
-  await uploadFile(store, {
+  const uploaded = await uploadFile(store, {
     key: "large",
     path: `${dir}/large`,
     size: data.length,
     storageClass: "STANDARD",
   });
   // A 10 MiB copy limit forces the multipart copy that objects over 5 GiB need.
-  const { etag } = await copyObject(
-    store,
-    "large",
-    "large",
-    data.length,
-    "STANDARD_IA",
-    undefined,
-    10 * MiB,
-  );
+  const large = copy("large", "large", data.length, "STANDARD_IA", uploaded.etag);
+  const { etag } = await copyObject(store, large, undefined, 10 * MiB);
   const listed = await listBucket(bucket);
   assert.equal(listed.get("small")?.storageClass, "STANDARD_IA");
   assert.equal(listed.get("large")?.storageClass, "STANDARD_IA");
@@ -157,12 +159,44 @@ Deno.test("copyObject() copies in place, in one request or in parts", async () =
   assert.ok([...digest.etags.values()].includes(etag));
   assert.equal((await store.head("large"))?.contentType, "application/octet-stream");
   // And to another key, as a rename does, in parts too.
-  await copyObject(store, "large", "moved/large", data.length, "STANDARD", undefined, 10 * MiB);
-  await copyObject(store, "small", "moved/small", small.length, "STANDARD");
+  const moved = copy("large", "moved/large", data.length, "STANDARD", etag);
+  await copyObject(store, moved, undefined, 10 * MiB);
+  await copyObject(store, copy("small", "moved/small", small.length, "STANDARD", smallEtag));
   const after = await listBucket(bucket);
   assert.equal(after.get("moved/large")?.etag, etag);
   assert.equal(after.get("moved/small")?.etag, listed.get("small")?.etag);
   assert.equal(after.get("moved/small")?.storageClass, "STANDARD");
+});
+
+Deno.test("a copy is pinned to its source's ETag: a changed source fails with 412, nothing copied", async () => {
+  const { bucket, store } = await storeFor("pinned");
+  const put = async (key: string, text: string) => {
+    const body = new TextEncoder().encode(text);
+    const options = { storageClass: "STANDARD", contentType: "text/plain" };
+    return (await store.put(key, body, md5b64(body), options)).etag;
+  };
+  const old = await put("app.log", "old bytes");
+  await put("app.log", "new bytes"); // rotated: the key now holds another file's bytes
+  const request = { source: "app.log", key: "app.log.1", size: 9, storageClass: "STANDARD" };
+  const err = await copyObject(store, { ...request, ifMatch: old }).catch((e) => e);
+  assert.ok(err instanceof S3Error, String(err));
+  assert.equal(err.status, 412); // RGW honours x-amz-copy-if-match on CopyObject
+  // In place (a storage class change) and in parts, the same.
+  const inPlace = { ...request, key: "app.log", storageClass: "STANDARD_IA", ifMatch: old };
+  assert.equal((await copyObject(store, inPlace).catch((e) => e)).status, 412);
+  const dir = await tempDir();
+  const data = bytes(12 * MiB, 9);
+  await writeFile(dir, "big", data);
+  const big = { key: "big", path: `${dir}/big`, size: data.length, storageClass: "STANDARD" };
+  await uploadFile(store, big);
+  const parts = { source: "big", key: "big.1", size: data.length, storageClass: "STANDARD" };
+  const partsErr = await copyObject(store, { ...parts, ifMatch: old }, undefined, 10 * MiB)
+    .catch((e) => e);
+  assert.ok(sourceChanged(partsErr), String(partsErr));
+  const listed = await listBucket(bucket);
+  assert.deepEqual([...listed.keys()].sort(), ["app.log", "big"]);
+  assert.equal(listed.get("app.log")?.storageClass, "STANDARD");
+  assert.equal(listed.get("app.log")?.etag, md5("new bytes"));
 });
 
 Deno.test("S3Store errors name the operation, key, bucket and site", async () => {

@@ -108,7 +108,9 @@ async function applyCopy(
     return DONE;
   }
   const started = performance.now();
-  const { etag } = await copyObject(ctx.store, key, key, size, storageClass, signal);
+  const ifMatch = ctx.remote.get(rel)?.etag ?? "";
+  const request = { source: key, key, size, storageClass, ifMatch };
+  const { etag } = await copyObject(ctx.store, request, signal);
   const previous = ctx.remote.get(rel);
   const newEtag = etag || previous?.etag || "";
   ctx.remote.set(rel, { key, size, etag: newEtag, storageClass });
@@ -145,14 +147,10 @@ async function applyMove(
   const started = performance.now();
   let etag: string;
   try {
-    ({ etag } = await copyObject(
-      ctx.store,
-      source,
-      key,
-      before.size,
-      ctx.config.storageClass,
-      signal,
-    ));
+    const ifMatch = ctx.remote.get(from)?.etag ?? "";
+    const { storageClass } = ctx.config;
+    const request = { source, key, size: before.size, storageClass, ifMatch };
+    ({ etag } = await copyObject(ctx.store, request, signal));
   } catch (err) {
     // The old object went away first (deleted by someone else): send the data after all.
     if (err instanceof S3Error && err.status === 404) {

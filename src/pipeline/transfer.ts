@@ -26,6 +26,21 @@ export class FileChangedError extends Error {
   }
 }
 
+/** The source of a copy is gone or no longer holds the bytes that were verified. */
+export class SourceChangedError extends Error {
+  constructor(source: string, key: string) {
+    super(`Cannot copy "${source}" to "${key}": the source changed or is gone`);
+    this.name = "SourceChangedError";
+  }
+}
+
+/** True when a copy failed because its source changed (HTTP 412) or went away (404). */
+export function sourceChanged(err: unknown): boolean {
+  if (err instanceof SourceChangedError) return true;
+  const status = (err as { status?: unknown } | undefined)?.status;
+  return status === 412 || status === 404;
+}
+
 export function contentTypeOf(path: string): string {
   return mime.getType(path) ?? "application/octet-stream";
 }
@@ -161,6 +176,15 @@ async function abortQuietly(store: ObjectStore, key: string, uploadId: string): 
   }
 }
 
+export interface CopyRequest {
+  readonly source: string;
+  readonly key: string;
+  readonly size: number;
+  readonly storageClass: string;
+  /** The source's ETag as it was verified: the copy fails (HTTP 412) if the source changed. */
+  readonly ifMatch: string;
+}
+
 /**
  * Copies `source` to `key` inside the bucket with the given storage class (onto itself, that only
  * changes the class): the data never leaves the server. One CopyObject up to 5 GiB, a multipart
@@ -168,17 +192,15 @@ async function abortQuietly(store: ObjectStore, key: string, uploadId: string): 
  */
 export async function copyObject(
   store: ObjectStore,
-  source: string,
-  key: string,
-  size: number,
-  storageClass: string,
+  { source, key, size, storageClass, ifMatch }: CopyRequest,
   signal?: AbortSignal,
   maxCopySize = MAX_COPY_SIZE,
 ): Promise<{ etag: string }> {
-  if (size <= maxCopySize) return await store.copy(source, key, storageClass, signal);
-  // A multipart copy does not carry the metadata over by itself.
+  if (size <= maxCopySize) return await store.copy(source, key, storageClass, ifMatch, signal);
+  // A multipart copy does not carry the metadata over by itself. The HEAD also pins the copy for
+  // servers that ignore the condition on UploadPartCopy (RGW 16); the caller verifies the result.
   const info = await store.head(source, signal);
-  if (!info) throw new Error(`Cannot copy "${source}" to "${key}": it no longer exists`);
+  if (info?.etag !== ifMatch) throw new SourceChangedError(source, key);
   const partSize = Math.min(partSizeFor(size), maxCopySize);
   const uploadId = await store.createMultipart(key, {
     storageClass,
@@ -191,7 +213,8 @@ export async function copyObject(
     for (let n = 0; n < partCount(size, partSize); n++) {
       const start = n * partSize;
       const end = Math.min(size, start + partSize) - 1;
-      parts.push(await store.uploadPartCopy(source, key, uploadId, n + 1, start, end, signal));
+      const range = { start, end };
+      parts.push(await store.uploadPartCopy(source, key, uploadId, n + 1, range, ifMatch, signal));
     }
     await store.completeMultipart(key, uploadId, parts, signal);
     const digests = parts.map((p) => Buffer.from(p.etag, "hex"));

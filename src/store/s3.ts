@@ -65,6 +65,26 @@ const unquote = (etag: string | undefined): string => (etag ?? "").replaceAll('"
 const copySource = (bucket: string, key: string): string =>
   `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 
+/**
+ * A copy that only happens while the source has the ETag `ifMatch`. Ceph RGW 16 ignores the
+ * standard `x-amz-copy-source-if-match` and reads its own `x-amz-copy-if-match`, so both go out;
+ * the middleware adds the second before the request is signed.
+ */
+function pinned<C extends CopyObjectCommand | UploadPartCopyCommand>(
+  command: C,
+  ifMatch: string,
+): C {
+  const rgwHeader = <A extends { request: unknown }, R>(next: (args: A) => R) => (args: A): R => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) request.headers["x-amz-copy-if-match"] = `"${ifMatch}"`;
+    return next(args);
+  };
+  const options = { step: "build", name: "rgwCopyIfMatch" } as const;
+  if (command instanceof CopyObjectCommand) command.middlewareStack.add(rgwHeader, options);
+  else command.middlewareStack.add(rgwHeader, options);
+  return command;
+}
+
 const sdkLogger = {
   trace: () => {},
   debug: () => {},
@@ -315,6 +335,7 @@ export class S3Store implements ObjectStore {
     source: string,
     key: string,
     storageClass: string,
+    ifMatch: string,
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
     const what = source === key
@@ -322,13 +343,17 @@ export class S3Store implements ObjectStore {
       : `copy "${source}" to`;
     const out = await this.#call(what, key, signal, () =>
       this.#client.send(
-        new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          CopySource: copySource(this.bucket, source),
-          StorageClass: storageClass as StorageClass,
-          MetadataDirective: "COPY",
-        }),
+        pinned(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            CopySource: copySource(this.bucket, source),
+            CopySourceIfMatch: `"${ifMatch}"`,
+            StorageClass: storageClass as StorageClass,
+            MetadataDirective: "COPY",
+          }),
+          ifMatch,
+        ),
         { abortSignal: signal },
       ));
     return { etag: unquote(out.CopyObjectResult?.ETag) };
@@ -339,20 +364,24 @@ export class S3Store implements ObjectStore {
     key: string,
     uploadId: string,
     partNumber: number,
-    start: number,
-    end: number,
+    { start, end }: { readonly start: number; readonly end: number },
+    ifMatch: string,
     signal?: AbortSignal,
   ): Promise<CompletedPart> {
     const out = await this.#call(`copy part ${partNumber} of`, key, signal, () =>
       this.#client.send(
-        new UploadPartCopyCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId: uploadId,
-          PartNumber: partNumber,
-          CopySource: copySource(this.bucket, source),
-          CopySourceRange: `bytes=${start}-${end}`,
-        }),
+        pinned(
+          new UploadPartCopyCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            CopySource: copySource(this.bucket, source),
+            CopySourceIfMatch: `"${ifMatch}"`,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+          ifMatch,
+        ),
         { abortSignal: signal },
       ));
     return { partNumber, etag: unquote(out.CopyPartResult?.ETag) };

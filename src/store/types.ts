@@ -69,12 +69,14 @@ export interface ObjectStore {
   listMultipartUploads(prefix: string, signal?: AbortSignal): Promise<PendingUpload[]>;
   /**
    * Copies `source` to `key` (or onto itself, to change its storage class) inside the bucket;
-   * the data never leaves the server, and content type and metadata come along.
+   * the data never leaves the server, and content type and metadata come along. The copy happens
+   * only while `source` still has the ETag `ifMatch`; otherwise it fails with HTTP 412.
    */
   copy(
     source: string,
     key: string,
     storageClass: string,
+    ifMatch: string,
     signal?: AbortSignal,
   ): Promise<{ etag: string }>;
   /** One part of a multipart copy of `source` to `key`: bytes `start` to `end`, inclusive. */
@@ -83,8 +85,8 @@ export interface ObjectStore {
     key: string,
     uploadId: string,
     partNumber: number,
-    start: number,
-    end: number,
+    range: { readonly start: number; readonly end: number },
+    ifMatch: string,
     signal?: AbortSignal,
   ): Promise<CompletedPart>;
   /** Deletes up to 1,000 keys in one request; returns those that failed, with the reason. */
