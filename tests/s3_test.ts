@@ -5,11 +5,19 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { createS3Store, S3Error } from "../src/store/s3.ts";
 import { candidatePartSizes, MiB, parseEtag, PART_SIZE } from "../src/pipeline/etag.ts";
 import { hashFile } from "../src/pipeline/hash.ts";
 import { copyObject, sourceChanged, uploadFile } from "../src/pipeline/transfer.ts";
+import { DeleteBatcher } from "../src/pipeline/deletes.ts";
+import type { ObjectStore } from "../src/store/types.ts";
 import { bytes, listBucket, newBucket, siteConfig, tempDir, testS3, writeFile } from "./helpers.ts";
 import { md5 } from "./mirror.ts";
 
@@ -265,4 +273,142 @@ Deno.test("S3Store.deleteMany() deletes odd keys in one request, and missing one
   const failed = await store.deleteMany([...keys, "never-existed"]);
   assert.deepEqual([...failed], []);
   assert.deepEqual([...(await listBucket(bucket)).keys()], ["kept"]);
+});
+
+/**
+ * The bucket's keys as RGW stores them, read with the SDK directly. URL-encoded, because a key
+ * with U+0001 cannot be written in XML 1.0 otherwise; RGW encodes a space as %20 and "+" as %2B,
+ * so decodeURIComponent reads it back exactly.
+ */
+async function storedKeys(bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await testS3().client.send(
+      new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, EncodingType: "url" }),
+    );
+    assert.equal(page.EncodingType, "url");
+    keys.push(...(page.Contents ?? []).map((item) => decodeURIComponent(item.Key ?? "")));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+/** Keys that an XML parser would change or refuse, next to ordinary ones. */
+const XML_KEYS = [
+  "Icon\r",
+  "Icon\n",
+  "Icon\r\n",
+  "tab\there",
+  "ctl\u0001x",
+  "sp ace+plus",
+  "dir/b c/pct%41",
+  "dir/plain.txt",
+  "plain",
+];
+
+async function putAll(store: ObjectStore, keys: readonly string[]): Promise<void> {
+  for (const key of keys) {
+    const body = new TextEncoder().encode(key);
+    await store.put(key, body, md5b64(body), {
+      storageClass: "STANDARD",
+      contentType: "text/plain",
+    });
+  }
+}
+
+Deno.test("S3Store.list() returns keys with CR, LF, TAB and U+0001 byte for byte", async () => {
+  const { bucket, store } = await storeFor("xmllist");
+  await putAll(store, XML_KEYS);
+  const sorted = [...XML_KEYS].sort();
+  assert.deepEqual(await storedKeys(bucket), sorted);
+  assert.deepEqual(await collect(store.list("")), sorted);
+  assert.deepEqual(await collect(store.list("dir/")), ["dir/b c/pct%41", "dir/plain.txt"]);
+  assert.deepEqual(await collect(store.list("Icon\r")), ["Icon\r", "Icon\r\n"]);
+});
+
+Deno.test("S3Store.deleteMany() of Icon\\r deletes Icon\\r and leaves Icon\\n", async () => {
+  const { bucket, store } = await storeFor("xmlcr");
+  await putAll(store, XML_KEYS);
+  assert.deepEqual([...await store.deleteMany(["Icon\r"])], []);
+  const left = XML_KEYS.filter((key) => key !== "Icon\r").sort();
+  assert.deepEqual(await storedKeys(bucket), left);
+  assert.deepEqual([...await store.deleteMany(["Icon\r\n", "tab\there", "sp ace+plus"])], []);
+  assert.deepEqual(
+    await storedKeys(bucket),
+    ["Icon\n", "ctl\u0001x", "dir/b c/pct%41", "dir/plain.txt", "plain"],
+  );
+});
+
+Deno.test("DeleteBatcher deletes a batch holding keys XML cannot carry, every key of it", async () => {
+  const { bucket, store } = await storeFor("xmlbatch");
+  const odd = ["ctl\u0001x", "form\u000cfeed", "nc\uFFFF"];
+  await putAll(store, [...XML_KEYS, ...odd]);
+  const batcher = new DeleteBatcher(store, "site");
+  const gone = [...XML_KEYS.filter((key) => key !== "Icon\n"), ...odd, "never-existed\u0001"];
+  await Promise.all(gone.map((key) => batcher.delete(key)));
+  assert.deepEqual(await storedKeys(bucket), ["Icon\n"]);
+});
+
+Deno.test("S3Store.deleteOne() counts a missing key, and a 404, as deleted", async () => {
+  const { bucket, store } = await storeFor("deleteone");
+  await putAll(store, ["ctl\u0001x", "kept"]);
+  await store.deleteOne("ctl\u0001x");
+  await store.deleteOne("ctl\u0001x");
+  assert.deepEqual(await storedKeys(bucket), ["kept"]);
+  const gone = createS3Store(siteConfig({ localPath: "/unused", bucket: `${bucket}-gone` }), 2);
+  await gone.deleteOne("ctl\u0001x"); // NoSuchBucket: the key is not there either
+});
+
+Deno.test("deletes that fail report the exact key each caller asked for", async () => {
+  const { bucket, store } = await storeFor("xmldenied");
+  await putAll(store, ["deny\r", "deny\n", "deny&<x>", "deny\u0001", "ok\r", "ok"]);
+  // A bucket policy makes RGW answer AccessDenied for these keys only.
+  const policy = {
+    Version: "2012-10-17",
+    Statement: [{
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:DeleteObject",
+      Resource: `arn:aws:s3:::${bucket}/deny*`,
+    }],
+  };
+  await testS3().client.send(
+    new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }),
+  );
+  const failed = await store.deleteMany(["deny\r", "deny&<x>", "ok\r"]);
+  assert.deepEqual([...failed.keys()].sort(), ["deny&<x>", "deny\r"].sort());
+  assert.match(failed.get("deny\r") ?? "", /AccessDenied/);
+  const batcher = new DeleteBatcher(store, "site");
+  const results = await Promise.allSettled(
+    ["deny\n", "deny\u0001", "ok"].map((key) => batcher.delete(key)),
+  );
+  assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected", "fulfilled"]);
+  for (const result of results.slice(0, 2)) {
+    const reason = (result as PromiseRejectedResult).reason;
+    assert.ok(reason instanceof S3Error, String(reason));
+    assert.match(reason.message, /AccessDenied/);
+  }
+  assert.deepEqual(await storedKeys(bucket), ["deny\n", "deny\r", "deny&<x>", "deny\u0001"].sort());
+});
+
+Deno.test("S3Store.listMultipartUploads() returns odd keys exactly, across a page break", async () => {
+  const { bucket, store } = await storeFor("xmluploads");
+  const client = testS3().client;
+  const start = (key: string) =>
+    client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const odd = ["Icon\r", "Icon\n", "tab\there", "ctl\u0001x", "sp ace+plus", "dir/b c/pct%41"];
+  // 995 keys that sort between "Icon\r" and "ctl": the two uploads of "sp ace+plus" are then the
+  // 1,000th and 1,001st, so the next page starts from a marker with a space and a "+".
+  const many = Array.from({ length: 995 }, (_, i) => `a/k${String(i).padStart(4, "0")}`);
+  for (let i = 0; i < many.length; i += 100) await Promise.all(many.slice(i, i + 100).map(start));
+  for (const key of [...odd, "sp ace+plus"]) await start(key);
+  const first = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  assert.equal(first.Uploads?.length, 1000);
+  assert.equal(first.Uploads?.at(-1)?.Key, "sp ace+plus");
+  const listed = await store.listMultipartUploads("");
+  assert.equal(new Set(listed.map((upload) => upload.uploadId)).size, many.length + odd.length + 1);
+  assert.deepEqual(listed.map((upload) => upload.key), [...many, ...odd, "sp ace+plus"].sort());
+  const under = await store.listMultipartUploads("Icon\r");
+  assert.deepEqual(under.map((upload) => upload.key), ["Icon\r"]);
 });

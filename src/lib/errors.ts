@@ -24,3 +24,13 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/**
+ * True when a path (or a folder on the way to it) does not exist: Deno's error classes, and the
+ * `code` of node:fs errors, also when they crossed a worker thread as plain data.
+ */
+export function isNotFound(err: unknown): boolean {
+  if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}

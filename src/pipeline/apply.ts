@@ -3,14 +3,25 @@
  * site's picture of the bucket and its state store up to date. It re-checks the disk right before
  * acting, so a delete never runs for a file that came back, and reports whether the path must be
  * looked at again (the file changed while it was being uploaded).
+ *
+ * A copy is exactly as trustworthy as an upload: it copies only the source ETag the checksum stage
+ * verified against this file, only while the file keeps the stamp it had then, and its result is
+ * verified against the file's bytes; anything else becomes an upload.
  * @module
  */
 
 import { log, print } from "../lib/log.ts";
-import { S3Error } from "../store/s3.ts";
+import { sameStamp } from "../state/store.ts";
 import { type LocalFile, statFile } from "./check.ts";
+import { compareContent } from "./compare.ts";
 import type { Action, SiteContext } from "./context.ts";
-import { copyObject, FileChangedError, uploadFile } from "./transfer.ts";
+import {
+  copyObject,
+  FileChangedError,
+  type Hashed,
+  sourceChanged,
+  uploadFile,
+} from "./transfer.ts";
 
 export interface ApplyResult {
   /** Look at the path again: it changed meanwhile. */
@@ -27,11 +38,10 @@ export async function apply(
 ): Promise<ApplyResult> {
   switch (action.kind) {
     case "upload":
-      return await applyUpload(ctx, action.rel, action.md5, signal);
+      return await applyUpload(ctx, action.rel, action.hashed, signal);
     case "copy":
-      return await applyCopy(ctx, action.rel, action.size, signal);
     case "move":
-      return await applyMove(ctx, action.rel, action.from, signal);
+      return await applyCopy(ctx, action, signal);
     case "delete":
       return await applyDelete(ctx, action.rel, signal);
   }
@@ -39,7 +49,7 @@ export async function apply(
 
 const elapsed = (started: number) => Math.round(performance.now() - started);
 
-/** After a change to `rel`: the bucket and the state store now hold `etag` for this file. */
+/** The bucket now holds `etag` for `rel`, and the file with stamp `file` is proven to hold it. */
 function recorded(ctx: SiteContext, rel: string, file: LocalFile, etag: string): void {
   const key = ctx.keyOf(rel);
   ctx.remote.set(rel, { key, size: file.size, etag, storageClass: ctx.config.storageClass });
@@ -47,17 +57,10 @@ function recorded(ctx: SiteContext, rel: string, file: LocalFile, etag: string):
   ctx.stats.lastSyncAt = new Date();
 }
 
-/** True when the file is exactly as `before` saw it; else it must be looked at again. */
-async function stillAsBefore(path: string, before: LocalFile): Promise<boolean> {
-  const after = await statFile(path);
-  return !!after && after.size === before.size && after.mtimeMs === before.mtimeMs &&
-    after.ino === before.ino;
-}
-
 async function applyUpload(
   ctx: SiteContext,
   rel: string,
-  md5: string | undefined,
+  hashed: Hashed | undefined,
   signal?: AbortSignal,
 ): Promise<ApplyResult> {
   const path = ctx.localPath(rel);
@@ -74,7 +77,7 @@ async function applyUpload(
   try {
     ({ etag } = await uploadFile(
       ctx.store,
-      { key, path, size: before.size, storageClass, md5 },
+      { key, path, size: before.size, storageClass, hashed },
       signal,
     ));
   } catch (err) {
@@ -86,7 +89,7 @@ async function applyUpload(
   ctx.stats.bytesUploaded += before.size;
   ctx.observeUpload(ms / 1000);
   log.info("uploaded", { site: ctx.config.name, key, size: before.size, ms: Math.round(ms) });
-  if (!await stillAsBefore(path, before)) {
+  if (!sameStamp(await statFile(path), before)) {
     // What was sent may be a mix of old and new bytes: the bucket keeps it only until the next look.
     ctx.remote.set(rel, { key, size: before.size, etag, storageClass });
     return AGAIN;
@@ -95,80 +98,65 @@ async function applyUpload(
   return DONE;
 }
 
+/**
+ * A storage class change (a copy onto itself) or a rename (a copy from the old key), pinned to the
+ * source ETag the checksum stage verified for this file. A source that changed or went away, or a
+ * result whose bytes cannot be shown to be the file's, makes it an upload.
+ */
 async function applyCopy(
   ctx: SiteContext,
-  rel: string,
-  size: number,
+  action: Extract<Action, { kind: "copy" | "move" }>,
   signal?: AbortSignal,
 ): Promise<ApplyResult> {
-  const key = ctx.keyOf(rel);
-  const storageClass = ctx.config.storageClass;
-  if (ctx.dryRun) {
-    print(`would change the storage class of ${JSON.stringify(key)} to ${storageClass}`);
-    return DONE;
-  }
-  const started = performance.now();
-  const ifMatch = ctx.remote.get(rel)?.etag ?? "";
-  const request = { source: key, key, size, storageClass, ifMatch };
-  const { etag } = await copyObject(ctx.store, request, signal);
-  const previous = ctx.remote.get(rel);
-  const newEtag = etag || previous?.etag || "";
-  ctx.remote.set(rel, { key, size, etag: newEtag, storageClass });
-  const known = ctx.state.get(rel);
-  if (known) ctx.state.put(rel, { ...known, etag: newEtag });
-  ctx.stats.copied++;
-  ctx.stats.lastSyncAt = new Date();
-  log.info("changed storage class", {
-    site: ctx.config.name,
-    key,
-    size,
-    class: storageClass,
-    ms: elapsed(started),
-  });
-  return DONE;
-}
-
-/** A renamed file: copied from its old key inside the bucket instead of uploaded again. */
-async function applyMove(
-  ctx: SiteContext,
-  rel: string,
-  from: string,
-  signal?: AbortSignal,
-): Promise<ApplyResult> {
+  const { rel, etag: verified, file } = action;
   const path = ctx.localPath(rel);
   const key = ctx.keyOf(rel);
-  const source = ctx.keyOf(from);
-  const before = await statFile(path);
-  if (!before) return AGAIN;
+  const source = action.kind === "move" ? ctx.keyOf(action.from) : key;
+  const storageClass = ctx.config.storageClass;
+  // The ETag was verified for the file with this stamp; any change since means a new look.
+  if (!sameStamp(await statFile(path), file)) return AGAIN;
   if (ctx.dryRun) {
-    print(`would copy ${JSON.stringify(source)} to ${JSON.stringify(key)}`);
+    print(
+      action.kind === "move"
+        ? `would copy ${JSON.stringify(source)} to ${JSON.stringify(key)}`
+        : `would change the storage class of ${JSON.stringify(key)} to ${storageClass}`,
+    );
     return DONE;
   }
   const started = performance.now();
   let etag: string;
   try {
-    const ifMatch = ctx.remote.get(from)?.etag ?? "";
-    const { storageClass } = ctx.config;
-    const request = { source, key, size: before.size, storageClass, ifMatch };
+    const request = { source, key, size: file.size, storageClass, ifMatch: verified };
     ({ etag } = await copyObject(ctx.store, request, signal));
   } catch (err) {
-    // The old object went away first (deleted by someone else): send the data after all.
-    if (err instanceof S3Error && err.status === 404) {
-      return await applyUpload(ctx, rel, undefined, signal);
-    }
-    throw err;
+    if (!sourceChanged(err)) throw err;
+    log.debug("copy source changed, uploading instead", { site: ctx.config.name, key, source });
+    return await applyUpload(ctx, rel, undefined, signal);
   }
-  const sourceEtag = ctx.remote.get(from)?.etag ?? "";
   ctx.stats.copied++;
-  log.info("copied", {
-    site: ctx.config.name,
-    key,
-    from: source,
-    size: before.size,
-    ms: elapsed(started),
-  });
-  if (!await stillAsBefore(path, before)) return AGAIN;
-  recorded(ctx, rel, before, etag || sourceEtag);
+  const site = ctx.config.name;
+  const ms = elapsed(started);
+  if (action.kind === "move") log.info("copied", { site, key, from: source, size: file.size, ms });
+  else log.info("changed storage class", { site, key, size: file.size, class: storageClass, ms });
+  // Servers that compute no ETag for a copy answer with an empty one: the source's stands.
+  etag ||= verified;
+  const object = { key, size: file.size, etag, storageClass };
+  // Same ETag as verified: the same bytes. Otherwise (AWS gives a copied multipart object a new
+  // ETag, SSE-KMS a new one on every write) the result is compared with the file itself.
+  const proven = etag === verified ||
+    (await compareContent(ctx, path, object, signal)).verdict === "same";
+  if (!proven) {
+    log.warn("a copy does not hold the file's bytes, uploading instead", {
+      site: ctx.config.name,
+      key,
+    });
+    return await applyUpload(ctx, rel, undefined, signal);
+  }
+  if (!sameStamp(await statFile(path), file)) {
+    ctx.remote.set(rel, object);
+    return AGAIN;
+  }
+  recorded(ctx, rel, file, etag);
   return DONE;
 }
 

@@ -7,7 +7,9 @@
 import type { SiteConfig } from "../config/types.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
+import type { LocalFile } from "./check.ts";
 import type { FileDigest } from "./hash.ts";
+import type { Hashed } from "./transfer.ts";
 
 export type ErrorScope = "local" | "cloud" | "watcher";
 
@@ -36,11 +38,26 @@ export class SiteStats {
   }
 }
 
-/** One change the upload stage makes; `rel` is the path relative to the site's local_path. */
+/**
+ * One change the upload stage makes; `rel` is the path relative to the site's local_path. A copy
+ * (onto itself for a storage class, or from a rename's old key) carries the source ETag that was
+ * verified to hold the file's bytes, and the file's stamp when it was verified.
+ */
 export type Action =
-  | { readonly kind: "upload"; readonly rel: string; readonly md5?: string }
-  | { readonly kind: "copy"; readonly rel: string; readonly size: number }
-  | { readonly kind: "move"; readonly rel: string; readonly from: string }
+  | { readonly kind: "upload"; readonly rel: string; readonly hashed?: Hashed }
+  | {
+    readonly kind: "copy";
+    readonly rel: string;
+    readonly etag: string;
+    readonly file: LocalFile;
+  }
+  | {
+    readonly kind: "move";
+    readonly rel: string;
+    readonly from: string;
+    readonly etag: string;
+    readonly file: LocalFile;
+  }
   | { readonly kind: "delete"; readonly rel: string };
 
 export interface SiteContext {
@@ -54,6 +71,11 @@ export interface SiteContext {
   readonly dryRun: boolean;
   /** MD5 and multipart ETags of a file, computed off the event loop. */
   hash(path: string, partSizes: readonly number[], signal?: AbortSignal): Promise<FileDigest>;
+  /**
+   * True (once) when the watcher reported a change of `rel` itself since it was last checked: its
+   * state store row must not be trusted, as a rewrite can keep the stamp.
+   */
+  takeTouched(rel: string): boolean;
   /** Old paths of a file the watcher saw being renamed to `rel` (or moved with a folder). */
   moveSourcesFor(rel: string): string[];
   /** True while `rel` may still be the source of a rename's copy: its delete waits. */

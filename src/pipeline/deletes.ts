@@ -1,11 +1,14 @@
 /**
  * Deletes gathered into DeleteObjects requests of up to 1,000 keys: a folder of 10,000 files that
  * goes away costs ten requests, not ten thousand. A delete waits at most `waitMs` for company, and
- * each caller still learns whether its own key was deleted.
+ * each caller still learns whether its own key was deleted. A key that XML cannot carry (a control
+ * character such as U+0001) goes alone, as a DeleteObject: in a batch, the server would refuse
+ * the whole request, and every other key in it would stay.
  * @module
  */
 
 import { S3Error } from "../store/s3.ts";
+import { xmlCanCarry } from "../store/s3_http.ts";
 import type { ObjectStore } from "../store/types.ts";
 
 const MAX_KEYS = 1000;
@@ -27,6 +30,7 @@ export class DeleteBatcher {
   ) {}
 
   delete(key: string): Promise<void> {
+    if (!xmlCanCarry(key)) return this.store.deleteOne(key);
     return new Promise((resolve, reject) => {
       this.#waiting.push({ key, resolve, reject });
       if (this.#waiting.length >= MAX_KEYS) this.#flush();

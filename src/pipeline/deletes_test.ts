@@ -41,3 +41,28 @@ Deno.test("DeleteBatcher splits more than 1,000 keys into several requests", asy
   await Promise.all(Array.from({ length: 2500 }, (_, i) => batcher.delete(`k${i}`)));
   assert.deepEqual(sizes, [1000, 1000, 500]);
 });
+
+Deno.test("DeleteBatcher sends keys XML cannot carry alone, so they never fail a batch", async () => {
+  const batches: string[][] = [];
+  const singles: string[] = [];
+  const store = {
+    bucket: "b",
+    deleteMany: (keys: readonly string[]) => {
+      batches.push([...keys]);
+      return Promise.resolve(new Map<string, string>());
+    },
+    deleteOne: (key: string) => {
+      singles.push(key);
+      return key === "denied\u0002" ? Promise.reject(new Error("AccessDenied")) : Promise.resolve();
+    },
+  } as unknown as ObjectStore;
+  const batcher = new DeleteBatcher(store, "site");
+  const keys = ["a", "ctl\u0001", "Icon\r", "\uFFFF", "denied\u0002", "lone\uD800", "b"];
+  const results = await Promise.allSettled(keys.map((key) => batcher.delete(key)));
+  assert.deepEqual(batches, [["a", "Icon\r", "b"]]);
+  assert.deepEqual(singles, ["ctl\u0001", "\uFFFF", "denied\u0002", "lone\uD800"]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["fulfilled", "fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
+  );
+});

@@ -45,16 +45,28 @@ export function contentTypeOf(path: string): string {
   return mime.getType(path) ?? "application/octet-stream";
 }
 
+/** What the checksum stage learnt from reading a file: its MD5 and, above PART_SIZE, our ETag. */
+export interface Hashed {
+  readonly md5: string;
+  readonly etag?: string;
+}
+
 export interface UploadRequest {
   readonly key: string;
   readonly path: string;
   readonly size: number;
   readonly storageClass: string;
-  /** Known when the checksum stage hashed the file; stored as metadata. */
-  readonly md5?: string;
+  /** Known when the checksum stage hashed the file; lets a multipart upload carry the MD5. */
+  readonly hashed?: Hashed;
 }
 
-/** Returns the object's ETag: the server's, or our own computation when the server sends none. */
+/**
+ * Returns the object's ETag: the server's, or our own computation when the server sends none. The
+ * `s3sync-md5` metadata, which proves content where an ETag cannot (SSE-KMS), is always the MD5 of
+ * exactly the bytes sent: a single PUT hashes its body; a multipart upload, whose metadata must be
+ * given before its parts are read, carries the checksum stage's MD5 only when the parts it sent
+ * give the ETag that same hash predicted, and is aborted otherwise.
+ */
 export async function uploadFile(
   store: ObjectStore,
   request: UploadRequest,
@@ -63,7 +75,6 @@ export async function uploadFile(
   const options: PutOptions = {
     storageClass: request.storageClass,
     contentType: contentTypeOf(request.path),
-    metadata: request.md5 ? { [MD5_METADATA]: request.md5 } : undefined,
   };
   return isMultipart(request.size)
     ? await uploadParts(store, request, options, signal)
@@ -85,24 +96,30 @@ async function uploadWhole(
     await file.close();
   }
   const digest = createHash("md5").update(body).digest();
+  const md5Hex = Buffer.from(digest).toString("hex");
   const md5Base64 = Buffer.from(digest).toString("base64");
-  const { etag } = await store.put(key, body, md5Base64, options, signal);
-  return { etag: etag || Buffer.from(digest).toString("hex") };
+  const labelled = { ...options, metadata: { [MD5_METADATA]: md5Hex } };
+  const { etag } = await store.put(key, body, md5Base64, labelled, signal);
+  return { etag: etag || md5Hex };
 }
 
 async function uploadParts(
   store: ObjectStore,
-  { key, path, size }: UploadRequest,
+  { key, path, size, hashed }: UploadRequest,
   options: PutOptions,
   signal?: AbortSignal,
 ): Promise<{ etag: string }> {
   const partSize = partSizeFor(size);
+  const predicted = hashed?.etag;
+  const labelled = hashed && predicted
+    ? { ...options, metadata: { [MD5_METADATA]: hashed.md5 } }
+    : options;
   const file = await open(path, "r");
   let uploadId: string | undefined;
   try {
     // Not cancelled midway: the server could create the upload without us learning its id, and
     // its parts could then never be cleaned up. It is short; the check right after stops us.
-    uploadId = await store.createMultipart(key, options, AbortSignal.timeout(60_000));
+    uploadId = await store.createMultipart(key, labelled, AbortSignal.timeout(60_000));
     signal?.throwIfAborted();
     const count = partCount(size, partSize);
     const parts: CompletedPart[] = new Array(count);
@@ -135,10 +152,13 @@ async function uploadParts(
     );
     const failure = lanes.find((lane) => lane.status === "rejected");
     if (failure) throw failed.signal.reason ?? (failure as PromiseRejectedResult).reason;
+    // Some servers (RGW) answer CompleteMultipartUpload with an empty ETag; ours is exact.
+    const etag = multipartEtag(digests);
+    // The file changed since it was hashed: its MD5 label would lie, so the upload is dropped.
+    if (predicted && etag !== predicted) throw new FileChangedError(path);
     await store.completeMultipart(key, uploadId, parts, signal);
     uploadId = undefined;
-    // Some servers (RGW) answer CompleteMultipartUpload with an empty ETag; ours is exact.
-    return { etag: multipartEtag(digests) };
+    return { etag };
   } finally {
     await file.close();
     if (uploadId) await abortQuietly(store, key, uploadId);

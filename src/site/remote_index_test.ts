@@ -21,3 +21,26 @@ Deno.test("RemoteIndex knows which folders hold objects, as they come and go", (
   index.clear();
   assert.equal(index.size, 0);
 });
+
+Deno.test("RemoteIndex.refresh() keeps what changed while the listing ran", async () => {
+  const index = new RemoteIndex();
+  index.set("deleted.txt", object("deleted.txt"));
+  index.set("stays.txt", object("stays.txt"));
+  await index.refresh(() => {
+    // The listing's pages were read before these two changes completed.
+    const listed = new Map([
+      ["deleted.txt", object("deleted.txt")],
+      ["stays.txt", object("stays.txt")],
+      ["new-remote.txt", object("new-remote.txt")],
+    ]);
+    index.delete("deleted.txt");
+    index.set("uploaded.txt", { ...object("uploaded.txt"), etag: "new" });
+    return Promise.resolve(listed);
+  });
+  assert.deepEqual([...index.keys()].sort(), ["new-remote.txt", "stays.txt", "uploaded.txt"]);
+  assert.equal(index.get("uploaded.txt")?.etag, "new");
+  // Changes after the listing are no longer noted.
+  await index.refresh(() => Promise.resolve(new Map([["x", object("x")]])));
+  assert.deepEqual([...index.keys()], ["x"]);
+  assert.equal(index.hasUnder(""), false);
+});

@@ -15,7 +15,7 @@
 import type { SiteConfig } from "../config/types.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { Channel } from "../lib/channel.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { errorMessage, isNotFound } from "../lib/errors.ts";
 import { drain, type Limiter } from "../lib/limiter.ts";
 import { log } from "../lib/log.ts";
 import { Wakeup } from "../lib/wakeup.ts";
@@ -69,6 +69,8 @@ export class Site implements SiteContext {
   readonly #keys: KeyMap;
   readonly #deletes: DeleteBatcher;
   readonly #due = new Map<string, number>();
+  /** Paths the watcher reported since their last check: compared by content, not by their row. */
+  readonly #touched = new Set<string>();
   readonly #attempts = new Map<string, number>();
   /** Paths between the feeder and the end of their job; true: look again when it ends. */
   readonly #inPipeline = new Map<string, boolean>();
@@ -114,6 +116,10 @@ export class Site implements SiteContext {
   /** The watcher saw `from` renamed to `to` (a file or a folder). */
   noteMove(from: string, to: string): string {
     return this.#moves.note(from, to);
+  }
+
+  takeTouched(rel: string): boolean {
+    return this.#touched.delete(rel);
   }
 
   moveSourcesFor(rel: string): string[] {
@@ -196,8 +202,14 @@ export class Site implements SiteContext {
     return { objects: this.remote.size, size };
   }
 
-  /** Look at `rel` again at `at` (ms since epoch); a later event for the same path pushes it back. */
+  /** The watcher saw `rel` change: look at it at `at` (ms since epoch), by its content. */
   markDue(rel: string, at: number): void {
+    this.#touched.add(rel);
+    this.#schedule(rel, at);
+  }
+
+  /** Look at `rel` again at `at`; a later event for the same path pushes it back. */
+  #schedule(rel: string, at: number): void {
     this.#due.set(rel, at);
     // Only an earlier deadline than the one the feeder sleeps for is worth waking it: a burst of
     // events (each pushing its path back) would otherwise make it scan the due paths each time.
@@ -306,10 +318,8 @@ export class Site implements SiteContext {
   async #list(intake: AbortSignal): Promise<boolean> {
     for (let attempt = 0; !intake.aborted; attempt++) {
       try {
-        const listed = await listPrefix(this.store, this.#keys, intake);
-        this.remote.clear();
-        for (const [rel, object] of listed) this.remote.set(rel, object);
-        log.debug("listed the bucket", { site: this.config.name, objects: listed.size });
+        await this.remote.refresh(() => listPrefix(this.store, this.#keys, intake));
+        log.debug("listed the bucket", { site: this.config.name, objects: this.remote.size });
         if (!this.#listed && !this.dryRun) {
           await abortStaleUploads(this.store, this.#keys, this.config.name, intake);
         }
@@ -341,18 +351,21 @@ export class Site implements SiteContext {
     try {
       info = await Deno.lstat(this.localPath(rel));
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+      if (!isNotFound(err)) {
         this.#recordError("local", `Cannot read "${rel}": ${describeFsError(err)}`);
         return;
       }
     }
     if (info?.isDirectory) {
+      this.#touched.delete(rel);
+      // A file replaced by a folder of the same name: the file's object is looked at too.
+      if (this.remote.has(rel)) await this.#send(rel, checks, signal);
       await this.#expandDir(rel, checks, signal);
       return;
     }
     await this.#send(rel, checks, signal);
-    // A folder that was removed or moved away: its keys are looked at one by one.
-    if (!info?.isFile && this.remote.hasUnder(rel)) {
+    // A folder that was removed, moved away or replaced by a file: its keys are looked at one by one.
+    if (this.remote.hasUnder(rel)) {
       for (const known of [...this.remote.keys()]) {
         if (isUnder(known, rel)) await this.#send(known, checks, signal);
       }
@@ -405,7 +418,10 @@ export class Site implements SiteContext {
 
   async #send(rel: string, checks: Channel<string>, signal: AbortSignal): Promise<void> {
     // Excluded paths never reach the queues, unless they left an object to retire.
-    if (!this.isIncluded(rel) && !(this.config.retireDeleted && this.remote.has(rel))) return;
+    if (!this.isIncluded(rel) && !(this.config.retireDeleted && this.remote.has(rel))) {
+      this.#touched.delete(rel);
+      return;
+    }
     if (this.#inPipeline.has(rel)) {
       this.#inPipeline.set(rel, true);
       return;
@@ -446,14 +462,23 @@ export class Site implements SiteContext {
     if (!again) {
       this.#moves.done(rel);
     }
-    if (again || rerun) this.markDue(rel, Date.now() + (again ? this.config.watchIntervalMs : 0));
+    if (again || rerun) this.#schedule(rel, Date.now() + (again ? this.config.watchIntervalMs : 0));
     this.#notifyIfIdle();
   }
 
   /** A job that failed after its retries is parked and tried again later, never dropped. */
   #fail(rel: string, err: unknown, cancel: AbortSignal): void {
+    const rerun = this.#inPipeline.get(rel);
     this.#inPipeline.delete(rel);
     if (cancel.aborted) return; // stopping: the next start's reconcile picks it up
+    if (isNotFound(err)) {
+      // The file went away while it was read (its hash, its upload): not an error, a new look.
+      this.#schedule(rel, Date.now());
+      this.#notifyIfIdle();
+      return;
+    }
+    // An event that came in meanwhile is never dropped with the failed job.
+    if (rerun) this.#schedule(rel, Date.now());
     const cloud = err instanceof S3Error;
     const message = cloud ? errorMessage(err) : `Cannot sync "${rel}": ${describeFsError(err)}`;
     this.#recordError(cloud ? "cloud" : "local", message);
@@ -462,7 +487,7 @@ export class Site implements SiteContext {
       const attempts = (this.#attempts.get(rel) ?? 0) + 1;
       this.#attempts.set(rel, attempts);
       const delay = Math.max(PARK_BASE_MS, backoffDelay(attempts, PARK_BASE_MS, PARK_MAX_MS));
-      this.markDue(rel, Date.now() + delay);
+      this.#schedule(rel, Date.now() + delay);
     }
     this.#notifyIfIdle();
   }

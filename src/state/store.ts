@@ -1,8 +1,10 @@
 /**
- * The local state store: for each file, what it looked like (size, mtime, ctime, inode) when we last
- * knew its object's ETag, so a restart does not hash unchanged files again. It is only a cache: a
- * row is trusted only when every attribute still matches and the bucket still lists that ETag, and
- * a store that cannot be opened or written is switched off (with one warning) while syncing goes on.
+ * The local state store: for each file, what it looked like (size, mtime, ctime, inode) when its
+ * bytes were proven to be an object's (hashed, uploaded, or copied from an object proven to hold
+ * them), so a restart does not hash unchanged files again. It is only a cache: a row is trusted only
+ * when every attribute still matches, the row is not "racily clean" (see `certifies`), and the
+ * bucket still lists that ETag; a store that cannot be opened or written is switched off (with one
+ * warning) while syncing goes on.
  * @module
  */
 
@@ -11,12 +13,42 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 
-export interface FileState {
+/** What lstat says about a regular file: what a row compares. */
+export interface FileStamp {
   readonly size: number;
   readonly mtimeMs: number;
   readonly ctimeMs: number;
   readonly ino: number;
+}
+
+/** "The file with this stamp, taken at `seenAtMs`, holds the bytes of the object `etag`." */
+export interface FileState extends FileStamp {
   readonly etag: string;
+  /** When the stamp was taken (ms since epoch), before the bytes were read. */
+  readonly seenAtMs: number;
+}
+
+/**
+ * How coarse file timestamps may be. Deno 2.9 gives ctime in whole seconds (Deno.lstat and
+ * node:fs alike), so a file changed twice within one second can keep its stamp.
+ */
+export const TIMESTAMP_GRANULARITY_MS = 1_000;
+
+export function sameStamp(a: FileStamp | undefined, b: FileStamp): boolean {
+  return a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
+/**
+ * True when `row` vouches for `file` as it is now: the same stamp, and a stamp taken at least one
+ * timestamp granule after the file's last change. A row taken sooner is "racily clean" (as git
+ * calls it): a rewrite later in that same second, with the mtime put back, would keep the stamp.
+ * The later of ctime and mtime counts, so a platform without ctime, or a date set in the future,
+ * errs on the side of hashing.
+ */
+export function certifies(row: FileState | undefined, file: FileStamp): row is FileState {
+  if (!row || !sameStamp(row, file)) return false;
+  return Math.max(row.ctimeMs, row.mtimeMs) + TIMESTAMP_GRANULARITY_MS <= row.seenAtMs;
 }
 
 /** One site's rows; every method is a no-op once the store has failed. */
@@ -25,15 +57,23 @@ export interface SiteState {
   put(rel: string, state: FileState): void;
   delete(rel: string): void;
   /** Another path that held this very file (same inode, size and mtime): a rename's old name. */
-  findMoved(rel: string, file: Omit<FileState, "etag">): string | undefined;
+  findMoved(rel: string, file: FileStamp): string | undefined;
 }
+
+/**
+ * Bumped when rows written by earlier versions must not be trusted: version 2 stores when each
+ * stamp was taken, and rows of version 1 may certify bytes that were never verified (a copy
+ * recorded without checking its source). A store of another version is emptied, not migrated.
+ */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
   PRAGMA journal_mode = WAL;
   PRAGMA synchronous = NORMAL;
   CREATE TABLE IF NOT EXISTS files (
     site TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL,
-    ctime_ms REAL NOT NULL, ino INTEGER NOT NULL, etag TEXT NOT NULL, PRIMARY KEY (site, rel)
+    ctime_ms REAL NOT NULL, ino INTEGER NOT NULL, etag TEXT NOT NULL, seen_at_ms REAL NOT NULL,
+    PRIMARY KEY (site, rel)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS files_by_ino ON files (site, ino);
 `;
@@ -76,6 +116,22 @@ export class StateStore {
   #connect(): void {
     const db = new DatabaseSync(this.path);
     try {
+      const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
+        user_version: number;
+      };
+      if (version !== SCHEMA_VERSION) {
+        // Version 0 is a new file, or one written before versions were kept.
+        const old = db.prepare(
+          "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'files'",
+        ).get() as { n: number };
+        if (old.n > 0) {
+          log.info("state store from another version emptied; files are compared by content once", {
+            path: this.path,
+            version,
+          });
+        }
+        db.exec(`DROP TABLE IF EXISTS files; PRAGMA user_version = ${SCHEMA_VERSION};`);
+      }
       db.exec(SCHEMA);
       this.#prepare(db);
     } catch (err) {
@@ -92,9 +148,9 @@ export class StateStore {
 
   #prepare(db: DatabaseSync): void {
     this.#get = db.prepare(
-      "SELECT size, mtime_ms, ctime_ms, ino, etag FROM files WHERE site = ? AND rel = ?",
+      "SELECT size, mtime_ms, ctime_ms, ino, etag, seen_at_ms FROM files WHERE site = ? AND rel = ?",
     );
-    this.#put = db.prepare("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)");
+    this.#put = db.prepare("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     this.#delete = db.prepare("DELETE FROM files WHERE site = ? AND rel = ?");
     this.#byIno = db.prepare(
       "SELECT rel FROM files WHERE site = ? AND ino = ? AND size = ? AND mtime_ms = ? AND rel <> ?",
@@ -139,11 +195,12 @@ export class StateStore {
             ctimeMs: Number(row.ctime_ms),
             ino: Number(row.ino),
             etag: String(row.etag),
+            seenAtMs: Number(row.seen_at_ms),
           };
         }),
       put: (rel, s) =>
         this.#run("write", undefined, () => {
-          this.#put.run(site, rel, s.size, s.mtimeMs, s.ctimeMs, s.ino, s.etag);
+          this.#put.run(site, rel, s.size, s.mtimeMs, s.ctimeMs, s.ino, s.etag, s.seenAtMs);
         }),
       delete: (rel) =>
         this.#run("write", undefined, () => {

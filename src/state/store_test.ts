@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { StateStore } from "./store.ts";
+import { DatabaseSync } from "node:sqlite";
+import { certifies, StateStore } from "./store.ts";
 import { setLogLevel } from "../lib/log.ts";
 
 setLogLevel("error");
 
-const FILE = { size: 10, mtimeMs: 1000.5, ctimeMs: 2000, ino: 42, etag: "abc" };
+const FILE = { size: 10, mtimeMs: 1000.5, ctimeMs: 2000, ino: 42, etag: "abc", seenAtMs: 9000 };
 
 Deno.test("StateStore keeps rows per site across reopening", async () => {
   const dir = await Deno.makeTempDir();
@@ -24,7 +25,7 @@ Deno.test("StateStore.findMoved() finds the old name of a renamed file", async (
   const store = StateStore.open(await Deno.makeTempDir());
   const site = store.forSite("s");
   site.put("old.txt", FILE);
-  const { etag: _, ...file } = FILE;
+  const { etag: _, seenAtMs: __, ...file } = FILE;
   assert.equal(site.findMoved("new.txt", file), "old.txt");
   assert.equal(site.findMoved("old.txt", file), undefined);
   assert.equal(site.findMoved("new.txt", { ...file, mtimeMs: 1 }), undefined);
@@ -51,4 +52,38 @@ Deno.test("StateStore over a corrupt file moves it aside and starts afresh", asy
   const names = [...Deno.readDirSync(dir)].map((e) => e.name);
   assert.ok(names.some((name) => name.startsWith("state.sqlite.corrupt-")), names.join());
   store.close();
+});
+
+Deno.test("certifies() trusts a row only for the same stamp taken a full second after the change", () => {
+  const { etag: _, seenAtMs: __, ...stamp } = FILE;
+  assert.equal(certifies(FILE, stamp), true);
+  assert.equal(certifies(undefined, stamp), false);
+  for (const changed of [{ size: 11 }, { mtimeMs: 1000 }, { ctimeMs: 2001 }, { ino: 43 }]) {
+    assert.equal(certifies(FILE, { ...stamp, ...changed }), false, JSON.stringify(changed));
+  }
+  // Racily clean: the stamp was taken within the second of the last change (ctime 2000 ms).
+  assert.equal(certifies({ ...FILE, seenAtMs: 2999 }, stamp), false);
+  assert.equal(certifies({ ...FILE, seenAtMs: 3000 }, stamp), true);
+  // An mtime in the future (or a platform without ctime) is judged by the mtime.
+  const future = { ...FILE, mtimeMs: 50_000 };
+  assert.equal(certifies(future, { ...stamp, mtimeMs: 50_000 }), false);
+});
+
+Deno.test("StateStore empties a store written by an earlier version", async () => {
+  const dir = await Deno.makeTempDir();
+  // The layout of version 1, which had no user_version and no seen_at_ms.
+  const old = new DatabaseSync(`${dir}/state.sqlite`);
+  old.exec(`CREATE TABLE files (site TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL, etag TEXT NOT NULL,
+    PRIMARY KEY (site, rel)) WITHOUT ROWID`);
+  old.prepare("INSERT INTO files VALUES ('s', 'a', 10, 1000.5, 2000, 42, 'wrong')").run();
+  old.close();
+  const store = StateStore.open(dir);
+  assert.equal(store.usable, true);
+  assert.equal(store.forSite("s").get("a"), undefined);
+  store.forSite("s").put("a", FILE);
+  store.close();
+  const again = StateStore.open(dir);
+  assert.deepEqual(again.forSite("s").get("a"), FILE);
+  again.close();
 });

@@ -22,7 +22,7 @@ import type { SiteConfig } from "../config/types.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { errorCode, httpStatus, withRetry } from "./retry.ts";
-import { S3Http } from "./s3_http.ts";
+import { decodeListedKey, S3Http } from "./s3_http.ts";
 import type {
   CompletedPart,
   ObjectInfo,
@@ -151,22 +151,29 @@ export class S3Store implements ObjectStore {
   async *list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]> {
     let token: string | undefined;
     do {
-      const page = await this.#call("list", prefix, signal, () =>
-        this.#client.send(
+      const page = await this.#call("list", prefix, signal, async () => {
+        const out = await this.#client.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix || undefined,
             ContinuationToken: token,
+            // Keys XML 1.0 cannot carry (U+0001, say) come back intact only URL-encoded.
+            EncodingType: "url",
           }),
           { abortSignal: signal },
-        ));
-      yield (page.Contents ?? []).map((item) => ({
-        key: item.Key ?? "",
-        size: item.Size ?? 0,
-        etag: unquote(item.ETag),
-        storageClass: item.StorageClass ?? "STANDARD",
-      }));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        );
+        // AWS and RGW both say so when they encoded; a server that ignored the request did not.
+        const encoded = out.EncodingType === "url";
+        const objects = (out.Contents ?? []).map((item) => ({
+          key: encoded ? decodeListedKey(item.Key ?? "") : item.Key ?? "",
+          size: item.Size ?? 0,
+          etag: unquote(item.ETag),
+          storageClass: item.StorageClass ?? "STANDARD",
+        }));
+        return { objects, next: out.IsTruncated ? out.NextContinuationToken : undefined };
+      });
+      yield page.objects;
+      token = page.next;
     } while (token);
   }
 
@@ -308,25 +315,32 @@ export class S3Store implements ObjectStore {
         "list the multipart uploads under",
         prefix,
         signal,
-        () =>
-          this.#client.send(
+        async () => {
+          const out = await this.#client.send(
             new ListMultipartUploadsCommand({
               Bucket: this.bucket,
               Prefix: prefix || undefined,
               KeyMarker: keyMarker,
               UploadIdMarker: uploadIdMarker,
+              EncodingType: "url",
             }),
             { abortSignal: signal },
-          ),
+          );
+          // Decoded whatever the response says: RGW encodes these keys but, unlike AWS, sends no
+          // EncodingType element to say so.
+          const uploads: PendingUpload[] = [];
+          for (const { Key: key, UploadId: uploadId, Initiated: initiated } of out.Uploads ?? []) {
+            if (key && uploadId) uploads.push({ key: decodeListedKey(key), uploadId, initiated });
+          }
+          return { uploads, truncated: out.IsTruncated === true };
+        },
       );
-      for (const upload of page.Uploads ?? []) {
-        if (upload.Key && upload.UploadId) {
-          found.push({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated });
-        }
-      }
-      const more = page.IsTruncated;
-      keyMarker = more ? page.NextKeyMarker : undefined;
-      uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
+      found.push(...page.uploads);
+      // The next page starts after this page's last upload, which is what NextKeyMarker names;
+      // but AWS URL-encodes NextKeyMarker and RGW does not, so the decoded key is the safe marker.
+      const last = page.uploads.at(-1);
+      keyMarker = page.truncated ? last?.key : undefined;
+      uploadIdMarker = page.truncated ? last?.uploadId : undefined;
     } while (keyMarker);
     return found;
   }
@@ -392,6 +406,16 @@ export class S3Store implements ObjectStore {
       ? keys[0] ?? ""
       : `${keys[0]}" and ${keys.length - 1} more "keys`;
     return await this.#call("delete", what, signal, () => this.#http.deleteMany(keys, signal));
+  }
+
+  async deleteOne(key: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#call("delete", key, signal, () => this.#http.deleteOne(key, signal));
+    } catch (err) {
+      // Already gone is what we wanted.
+      if (err instanceof S3Error && err.status === 404) return;
+      throw err;
+    }
   }
 }
 

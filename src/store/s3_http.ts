@@ -1,8 +1,12 @@
 /**
- * The requests that carry file data, PutObject and UploadPart, and the batched DeleteObjects, sent
- * with `fetch` and our own SigV4 signature instead of through the AWS SDK. They are most of what a sync does, and the SDK's
- * middleware stack cost about 40% of the throughput for small files on our 2-core machines
- * (490 against 750-870 objects/s measured side by side). Everything else stays with the SDK.
+ * The requests that carry file data, PutObject and UploadPart, and the deletes (DeleteObjects in
+ * batches, DeleteObject for keys XML cannot carry), sent with `fetch` and our own SigV4 signature
+ * instead of through the AWS SDK. They are most of what a sync does, and the SDK's middleware stack
+ * cost about 40% of the throughput for small files on our 2-core machines (490 against 750-870
+ * objects/s measured side by side). Everything else stays with the SDK.
+ *
+ * Keys must survive the wire formats byte for byte: XML in DeleteObjects (`deleteObjectsXml`, and
+ * `xmlCanCarry` for the keys it cannot hold) and URL encoding in listings (`decodeListedKey`).
  * @module
  */
 
@@ -70,26 +74,25 @@ export class S3Http {
   /**
    * Deletes up to 1,000 keys in one DeleteObjects request; returns the keys S3 could not delete,
    * with the reason. Sent here rather than by the SDK because S3 wants its Content-MD5, which the
-   * SDK replaces with a CRC32 that S3-compatible servers refuse.
+   * SDK replaces with a CRC32 that S3-compatible servers refuse. Every key must pass `xmlCanCarry`.
    */
   async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
-    const xml = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>` +
-      keys.map((key) => `<Object><Key>${escapeXml(key)}</Key></Object>`).join("") + `</Delete>`;
-    const body = new TextEncoder().encode(xml);
+    const body = new TextEncoder().encode(deleteObjectsXml(keys));
     const md5Base64 = createHash("md5").update(body).digest("base64");
     const url = this.url("", { delete: "" });
     url.pathname = url.pathname.replace(/\/$/, "");
     const headers = { "content-type": "application/xml" };
     const response = await this.#send("POST", url, { body, md5Base64, headers }, signal);
-    const failed = new Map<string, string>();
-    for (const match of (response.text ?? "").matchAll(/<Error>([\s\S]*?)<\/Error>/g)) {
-      const part = match[1] ?? "";
-      const key = unescapeXml(/<Key>([^<]*)<\/Key>/.exec(part)?.[1] ?? "");
-      const code = /<Code>([^<]*)<\/Code>/.exec(part)?.[1] ?? "Error";
-      const message = unescapeXml(/<Message>([^<]*)<\/Message>/.exec(part)?.[1] ?? "");
-      failed.set(key, message ? `${message} (${code})` : code);
-    }
-    return failed;
+    return deleteErrors(response.text, keys);
+  }
+
+  /**
+   * Deletes one key with DeleteObject, whose key travels in the URL, not in XML. Here rather than
+   * in the SDK so that the key is encoded by the same `url()` as the PUT that wrote it.
+   */
+  async deleteOne(key: string, signal?: AbortSignal): Promise<void> {
+    const body = new Uint8Array(0);
+    await this.#send("DELETE", this.url(key), { body, md5Base64: EMPTY_MD5 }, signal);
   }
 
   async #send(
@@ -129,6 +132,17 @@ export class S3Http {
   }
 }
 
+const EMPTY_MD5 = createHash("md5").digest("base64");
+
+/**
+ * True when XML 1.0 can carry `key` at all. It has no way to write U+0000-U+0008, U+000B, U+000C,
+ * U+000E-U+001F, U+FFFE, U+FFFF or a lone surrogate, not even as a character reference: RGW
+ * answers 400 for the whole DeleteObjects request, and every other key in it stays.
+ */
+export function xmlCanCarry(key: string): boolean {
+  return !/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(key);
+}
+
 const XML_ESCAPES: Record<string, string> = {
   "&": "&amp;",
   "<": "&lt;",
@@ -137,8 +151,18 @@ const XML_ESCAPES: Record<string, string> = {
   "'": "&apos;",
 };
 
+/**
+ * Element content that a parser turns back into exactly `text`. A literal CR comes out as LF (XML
+ * line-end handling: RGW then deletes "Icon\n" when asked for "Icon\r"), so CR goes as `&#13;`.
+ * TAB and LF survive RGW literally, but parsers that trim or normalise whitespace would not keep
+ * them, nor the other control and line-separator characters: a reference costs a few bytes and
+ * keeps them all.
+ */
 function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
+  return text.replace(
+    /[&<>"'\t\n\r\x7f-\x9f\u2028\u2029]/g,
+    (c) => XML_ESCAPES[c] ?? `&#${c.charCodeAt(0)};`,
+  );
 }
 
 function unescapeXml(text: string): string {
@@ -147,4 +171,52 @@ function unescapeXml(text: string): string {
     if (name.startsWith("#")) return String.fromCodePoint(Number(name.slice(1)));
     return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[name] ?? entity;
   });
+}
+
+/** The body of a quiet DeleteObjects request; a key `xmlCanCarry` refuses is a programmer error. */
+export function deleteObjectsXml(keys: readonly string[]): string {
+  const objects = keys.map((key) => {
+    if (!xmlCanCarry(key)) throw new RangeError(`XML cannot carry the key ${JSON.stringify(key)}`);
+    return `<Object><Key>${escapeXml(key)}</Key></Object>`;
+  });
+  const head = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>`;
+  return `${head}${objects.join("")}</Delete>`;
+}
+
+/**
+ * The failures a quiet DeleteObjects response reports, by the key we sent. The response is read
+ * as text, without an XML parser's line-end handling, so a key comes back exactly as the server
+ * wrote it (RGW writes CR as `&#x0d;`). An error for a key we did not send means the server read
+ * one of ours differently, and we cannot tell which: then nothing in the batch is known deleted.
+ */
+export function deleteErrors(text: string, sent: readonly string[]): Map<string, string> {
+  const keys = new Set(sent);
+  const failed = new Map<string, string>();
+  for (const match of text.matchAll(/<Error>([\s\S]*?)<\/Error>/g)) {
+    const part = match[1] ?? "";
+    const key = unescapeXml(/<Key>([^<]*)<\/Key>/.exec(part)?.[1] ?? "");
+    const code = /<Code>([^<]*)<\/Code>/.exec(part)?.[1] ?? "Error";
+    const message = unescapeXml(/<Message>([^<]*)<\/Message>/.exec(part)?.[1] ?? "");
+    if (!keys.has(key)) {
+      throw new S3HttpError(
+        "UnexpectedKey",
+        `DeleteObjects reported ${code} for ${JSON.stringify(key)}, a key it was not sent`,
+      );
+    }
+    failed.set(key, message ? `${message} (${code})` : code);
+  }
+  return failed;
+}
+
+/**
+ * A key from a listing asked for with EncodingType=url; the SDK decodes nothing itself. AWS encodes
+ * as HTML forms do (a space is "+"), RGW as URLs do (a space is "%20", "/" is "%2F"); both send a
+ * "+" in a key as "%2B", so reading "+" as a space, as boto's unquote_plus does, suits both.
+ */
+export function decodeListedKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replaceAll("+", " "));
+  } catch (err) {
+    throw new URIError(`The listed key "${key}" is not URL-encoded UTF-8`, { cause: err });
+  }
 }

@@ -89,6 +89,11 @@ export interface ObjectStore {
     ifMatch: string,
     signal?: AbortSignal,
   ): Promise<CompletedPart>;
-  /** Deletes up to 1,000 keys in one request; returns those that failed, with the reason. */
+  /**
+   * Deletes up to 1,000 keys in one request; returns those that failed, with the reason. The
+   * request is XML, so every key must pass `xmlCanCarry` (s3_http.ts); the others go to `deleteOne`.
+   */
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, string>>;
+  /** Deletes one key, whatever its characters; a key that is not there counts as deleted. */
+  deleteOne(key: string, signal?: AbortSignal): Promise<void>;
 }
