@@ -1,28 +1,77 @@
 /**
- * What a site believes is in its bucket, by relative path, plus a count of the objects under each
- * folder, so that "is there anything under this path?" is answered at once. The watcher asks it
- * for every path that disappears; scanning every key each time made a burst quadratic.
+ * What a site believes is in its bucket, by relative path, with a tree of folders beside it: "is
+ * there anything under this folder?" and "which keys lie under it?" cost what that folder holds,
+ * never a scan of the whole bucket (the watcher asks for every path that disappears; a scan each
+ * time made a burst of removals quadratic).
  * @module
  */
 
 import type { RemoteObject } from "../store/types.ts";
 
+interface Folder {
+  /** Objects directly in this folder, by relative path. */
+  readonly files: Set<string>;
+  /** Folders directly in this one that hold an object somewhere under them. */
+  readonly folders: Set<string>;
+  /** Objects anywhere under this folder. */
+  count: number;
+}
+
+const parentOf = (rel: string): string => rel.slice(0, Math.max(0, rel.lastIndexOf("/")));
+
 export class RemoteIndex extends Map<string, RemoteObject> {
-  readonly #folders = new Map<string, number>();
+  /** Folders that hold an object somewhere under them; "" is the root. */
+  readonly #folders = new Map<string, Folder>();
   /** Paths set or deleted while a listing runs (see `refresh`). */
   #changed: Set<string> | undefined;
+  #bytes = 0;
 
   override set(rel: string, object: RemoteObject): this {
     this.#changed?.add(rel);
-    if (!this.has(rel)) this.#count(rel, 1);
+    const old = this.get(rel);
+    if (old) this.#bytes -= old.size;
+    else this.#add(rel);
+    this.#bytes += object.size;
     return super.set(rel, object);
   }
 
   override delete(rel: string): boolean {
     this.#changed?.add(rel);
-    if (!super.delete(rel)) return false;
-    this.#count(rel, -1);
+    const old = this.get(rel);
+    if (!old) return false;
+    super.delete(rel);
+    this.#bytes -= old.size;
+    this.#remove(rel);
     return true;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.#folders.clear();
+    this.#bytes = 0;
+  }
+
+  /** The total size of the objects, in bytes. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** True when some object lies under the folder `dir` ("" is the root). */
+  hasUnder(dir: string): boolean {
+    return (this.#folders.get(dir)?.count ?? 0) > 0;
+  }
+
+  /** The paths of the objects under the folder `dir`, at this moment. */
+  keysUnder(dir: string): string[] {
+    const keys: string[] = [];
+    const stack = [dir];
+    for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
+      const folder = this.#folders.get(current);
+      if (!folder) continue;
+      keys.push(...folder.files);
+      stack.push(...folder.folders);
+    }
+    return keys;
   }
 
   /**
@@ -45,23 +94,42 @@ export class RemoteIndex extends Map<string, RemoteObject> {
     for (const [rel, object] of kept) if (object) this.set(rel, object);
   }
 
-  override clear(): void {
-    super.clear();
-    this.#folders.clear();
-  }
-
-  /** True when some object lies under the folder `dir`. */
-  hasUnder(dir: string): boolean {
-    return (this.#folders.get(dir) ?? 0) > 0;
-  }
-
-  #count(rel: string, delta: number): void {
-    // During Map's own constructor `#folders` does not exist yet; nothing is passed to it here.
-    for (let slash = rel.indexOf("/"); slash >= 0; slash = rel.indexOf("/", slash + 1)) {
-      const dir = rel.slice(0, slash);
-      const count = (this.#folders.get(dir) ?? 0) + delta;
-      if (count > 0) this.#folders.set(dir, count);
-      else this.#folders.delete(dir);
+  #add(rel: string): void {
+    let child = rel;
+    let dir = parentOf(rel);
+    let folder = this.#folder(dir);
+    folder.files.add(rel);
+    while (true) {
+      folder.count++;
+      if (dir === "") return;
+      child = dir;
+      dir = parentOf(dir);
+      folder = this.#folder(dir);
+      folder.folders.add(child);
     }
+  }
+
+  #remove(rel: string): void {
+    let dir = parentOf(rel);
+    this.#folders.get(dir)?.files.delete(rel);
+    let emptied: string | undefined;
+    while (true) {
+      const folder = this.#folders.get(dir);
+      if (!folder) return; // during Map's own constructor
+      if (emptied !== undefined) folder.folders.delete(emptied);
+      emptied = --folder.count === 0 ? dir : undefined;
+      if (emptied !== undefined) this.#folders.delete(dir);
+      if (dir === "") return;
+      dir = parentOf(dir);
+    }
+  }
+
+  #folder(dir: string): Folder {
+    let folder = this.#folders.get(dir);
+    if (!folder) {
+      folder = { files: new Set(), folders: new Set(), count: 0 };
+      this.#folders.set(dir, folder);
+    }
+    return folder;
   }
 }

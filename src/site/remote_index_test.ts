@@ -42,5 +42,25 @@ Deno.test("RemoteIndex.refresh() keeps what changed while the listing ran", asyn
   // Changes after the listing are no longer noted.
   await index.refresh(() => Promise.resolve(new Map([["x", object("x")]])));
   assert.deepEqual([...index.keys()], ["x"]);
-  assert.equal(index.hasUnder(""), false);
+  assert.equal(index.hasUnder(""), true);
+});
+
+Deno.test("RemoteIndex.keysUnder() lists one folder's keys, and the total size follows", () => {
+  const index = new RemoteIndex();
+  for (const rel of ["a/1", "a/b/2", "a/b/c/3", "ab/4", "top"]) index.set(rel, object(rel));
+  assert.deepEqual(index.keysUnder("a").sort(), ["a/1", "a/b/2", "a/b/c/3"]);
+  assert.deepEqual(index.keysUnder("a/b").sort(), ["a/b/2", "a/b/c/3"]);
+  assert.deepEqual(index.keysUnder("").sort(), ["a/1", "a/b/2", "a/b/c/3", "ab/4", "top"]);
+  assert.deepEqual(index.keysUnder("top"), []);
+  assert.equal(index.bytes, 5);
+  index.set("top", { ...object("top"), size: 10 });
+  assert.equal(index.bytes, 14);
+  index.delete("a/b/2");
+  index.delete("a/b/c/3");
+  assert.deepEqual([index.hasUnder("a/b"), index.hasUnder("a/b/c")], [false, false]);
+  assert.deepEqual(index.keysUnder("a"), ["a/1"]);
+  index.delete("a/1");
+  assert.equal(index.hasUnder("a"), false);
+  assert.deepEqual(index.keysUnder("").sort(), ["ab/4", "top"]);
+  assert.equal(index.bytes, 11);
 });

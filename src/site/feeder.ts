@@ -1,0 +1,216 @@
+/**
+ * The feeder: the head of a site's pipeline. It turns "look at this path" (due paths from the
+ * watcher and from jobs to retry, and the periodic reconcile) into file paths for the checksum
+ * stage: a folder becomes every file in and under it, plus every object under it whose file is
+ * gone. It owns the bucket listing that each reconcile starts with, and closes nothing: the site
+ * closes the checks channel when `run` returns.
+ * @module
+ */
+
+import type { SiteConfig } from "../config/types.ts";
+import { backoffDelay, sleep } from "../lib/backoff.ts";
+import { errorMessage, isNotFound } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
+import type { ObjectStore } from "../store/types.ts";
+import { abortStaleUploads, listPrefix } from "./bucket.ts";
+import type { DuePaths } from "./due.ts";
+import { isUnder, type KeyMap } from "./keys.ts";
+import type { RemoteIndex } from "./remote_index.ts";
+import { describeFsError, walkFiles } from "./walk.ts";
+
+/** A failed listing is tried again within this long. */
+const LIST_RETRY_MS = 30_000;
+const LIST_BACKOFF_BASE_MS = 5_000;
+/** While the watcher is down, the site compares itself with the bucket this often. */
+export const WATCHERLESS_RECONCILE_MS = 60_000;
+
+/** What the feeder needs from its site. */
+export interface FeederHost {
+  readonly config: SiteConfig;
+  readonly store: ObjectStore;
+  readonly keys: KeyMap;
+  readonly remote: RemoteIndex;
+  readonly stats: SiteStats;
+  readonly due: DuePaths;
+  readonly once: boolean;
+  readonly dryRun: boolean;
+  /** False while the watcher is down: then the site reconciles every minute. */
+  readonly watching: boolean;
+  rootIsPresent(): Promise<boolean>;
+  localPath(rel: string): string;
+  isIncluded(rel: string): boolean;
+  /** Queues one path for the checksum stage (waits while the stage is full). */
+  send(rel: string, signal: AbortSignal): Promise<void>;
+  /** `rel` turned out to be a folder: an event for it says nothing about its own bytes. */
+  forgetTouched(rel: string): void;
+  recordError(scope: ErrorScope, message: string): void;
+  notifyIfIdle(): void;
+}
+
+export class Feeder {
+  #reconcileRequested = true;
+  #reconciling = false;
+  #listed = false;
+
+  constructor(private readonly site: FeederHost) {}
+
+  /** Listed at least once, and no reconcile running or asked for. */
+  get settled(): boolean {
+    return this.#listed && !this.#reconciling && !this.#reconcileRequested;
+  }
+
+  requestReconcile(): void {
+    this.#reconcileRequested = true;
+    this.site.due.wake();
+  }
+
+  /** Feeds until `intake` aborts, or, with `once`, until the first reconcile has been fed. */
+  async run(intake: AbortSignal): Promise<void> {
+    const { site } = this;
+    let nextReconcileAt = Infinity;
+    while (!intake.aborted) {
+      const now = Date.now();
+      if (this.#reconcileRequested || now >= nextReconcileAt) {
+        this.#reconcileRequested = false;
+        const listed = await this.#reconcile(intake);
+        if (site.once) return;
+        const interval = site.config.reconcileIntervalMs;
+        // A listing that failed after the first one is tried again soon; meanwhile parked and
+        // watched paths keep moving, with the bucket as it was last seen.
+        if (!listed) nextReconcileAt = Date.now() + LIST_RETRY_MS;
+        else nextReconcileAt = interval > 0 ? Date.now() + interval : Infinity;
+        continue;
+      }
+      if (!site.watching) {
+        nextReconcileAt = Math.min(nextReconcileAt, now + WATCHERLESS_RECONCILE_MS);
+      }
+      for (const rel of site.due.takeDue(now)) await this.#expand(rel, intake);
+      site.notifyIfIdle();
+      // The next deadline is taken now, after the expansions, which may have added due paths.
+      const next = this.#reconcileRequested ? 0 : site.due.next(nextReconcileAt);
+      if (next > Date.now()) await site.due.sleep(next, intake);
+    }
+  }
+
+  /** Lists the bucket, then looks at every local file and every remote-only key. */
+  async #reconcile(intake: AbortSignal): Promise<boolean> {
+    this.#reconciling = true;
+    try {
+      if (!await this.#list(intake)) return false;
+      await this.#expandRoot(intake);
+      this.site.stats.lastReconcileAt = new Date();
+      return true;
+    } finally {
+      this.#reconciling = false;
+      this.site.notifyIfIdle();
+    }
+  }
+
+  /**
+   * Lists the bucket. The first listing is retried until it works (nothing can be compared
+   * without it; the bucket may come back); later ones are tried once, and the feeder tries again
+   * soon. With --once a failure is final.
+   */
+  async #list(intake: AbortSignal): Promise<boolean> {
+    const { site } = this;
+    for (let attempt = 0; !intake.aborted; attempt++) {
+      try {
+        await site.remote.refresh(() => listPrefix(site.store, site.keys, intake));
+        log.debug("listed the bucket", { site: site.config.name, objects: site.remote.size });
+        if (!this.#listed && !site.dryRun) {
+          await abortStaleUploads(site.store, site.keys, site.config.name, intake);
+        }
+        this.#listed = true;
+        return true;
+      } catch (err) {
+        if (intake.aborted) return false;
+        site.recordError("cloud", errorMessage(err));
+        if (site.once) {
+          site.stats.failedJobs++;
+          return false;
+        }
+        if (this.#listed) return false;
+        const delay = Math.max(1_000, backoffDelay(attempt, LIST_BACKOFF_BASE_MS, LIST_RETRY_MS));
+        log.warn("listing failed, retrying", {
+          site: site.config.name,
+          in_s: Math.round(delay / 1000),
+        });
+        await sleep(delay, intake).catch(() => {});
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Sends `rel` to the checksum stage, or, for a folder, everything in and under it. A path whose
+   * kind changed is looked at as both: a file that became a folder keeps its object only until
+   * its check, and a folder that became a file (or went away) has every object under it checked.
+   */
+  async #expand(rel: string, signal: AbortSignal): Promise<void> {
+    const { site } = this;
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = await Deno.lstat(site.localPath(rel));
+    } catch (err) {
+      if (!isNotFound(err)) {
+        site.recordError("local", `Cannot read "${rel}": ${describeFsError(err)}`);
+        return;
+      }
+    }
+    if (info?.isDirectory) {
+      site.forgetTouched(rel);
+      if (site.remote.has(rel)) await site.send(rel, signal);
+      await this.#expandDir(rel, signal);
+      return;
+    }
+    await site.send(rel, signal);
+    for (const known of site.remote.keysUnder(rel)) await site.send(known, signal);
+  }
+
+  async #expandRoot(signal: AbortSignal): Promise<void> {
+    const { site } = this;
+    if (!await site.rootIsPresent()) {
+      site.recordError(
+        "local",
+        `Local folder "${site.config.localPath}" is missing, not a folder or unreadable; ` +
+          `nothing is uploaded or deleted until it is back`,
+      );
+      return;
+    }
+    const seen = await this.#expandDir("", signal);
+    if (seen === 0 && site.remote.size > 0 && site.config.retireDeleted) {
+      log.warn(
+        "local folder is empty but the bucket is not; deleting nothing, as an unmounted disk " +
+          "looks the same (delete the objects by hand if you meant it)",
+        { site: site.config.name, objects: site.remote.size },
+      );
+    }
+  }
+
+  /** Returns how many files it found; remote keys under `dir` with no file are sent too. */
+  async #expandDir(dir: string, signal: AbortSignal): Promise<number> {
+    const { site } = this;
+    // Excluded files without an object are not remembered: memory follows what is synced, not
+    // the folder, however many files it holds.
+    const seen = new Set<string>();
+    let found = 0;
+    const report = { unreadable: [] as string[] };
+    const onError = (rel: string, err: unknown) =>
+      site.recordError("local", `Cannot read "${rel || "."}": ${describeFsError(err)}`);
+    for await (const rel of walkFiles(site.config.localPath, dir, report, onError)) {
+      found++;
+      if (site.remote.has(rel) || site.isIncluded(rel)) seen.add(rel);
+      await site.send(rel, signal);
+    }
+    // An empty root may be an unmounted disk: its objects are left alone (see expandRoot).
+    if (found === 0 && dir === "") return 0;
+    for (const rel of site.remote.keysUnder(dir)) {
+      if (seen.has(rel)) continue;
+      // Never delete what we could not see.
+      if (report.unreadable.some((bad) => isUnder(rel, bad))) continue;
+      await site.send(rel, signal);
+    }
+    return found;
+  }
+}
