@@ -1,6 +1,7 @@
 /**
- * s3sync-service: flags -> config -> daemon (a generation of sites), with the HTTP and metrics
- * servers beside it; signals. The only place that exits.
+ * s3sync-service: flags -> config -> lock on the state folder -> daemon (a generation of sites),
+ * with the HTTP and metrics servers beside it; or `--once`, or `--verify`; signals. The only place
+ * that exits.
  * @module
  */
 
@@ -24,6 +25,9 @@ import { ConfigError, errorMessage, UsageError } from "./src/lib/errors.ts";
 import { log, print, registerSecret } from "./src/lib/log.ts";
 import { createMetrics } from "./src/metrics/metrics.ts";
 import { serveMetrics } from "./src/metrics/server.ts";
+import { lockStateDir, StateDirBusyError, type StateLock } from "./src/state/lock.ts";
+import { formatFinding, formatSummary, verifyExitCode } from "./src/verify/report.ts";
+import { verifyConfig } from "./src/verify/verify.ts";
 
 export const VERSION: string = denoConfig.version;
 
@@ -55,10 +59,14 @@ async function configSource(flags: Flags): Promise<ConfigSource> {
   }
 }
 
-/** --once and --dry-run: one comparison of every site, a summary, and an exit code. */
-async function runOnce(loaded: LoadedConfig, dryRun: boolean): Promise<number> {
-  const generation = new Generation(loaded.config, { once: true, dryRun });
-  log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode: "once" });
+/**
+ * --once and --dry-run: one comparison of every site, a summary, and an exit code. With --verify
+ * (`trustState` false) every same-size file is compared by content, so what differs is repaired.
+ */
+async function runOnce(loaded: LoadedConfig, dryRun: boolean, verify: boolean): Promise<number> {
+  const generation = new Generation(loaded.config, { once: true, dryRun, trustState: !verify });
+  const mode = verify ? "once-verify" : "once";
+  log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode });
   let stopping = false;
   const stop = () => {
     if (stopping) return generation.cancel();
@@ -72,6 +80,44 @@ async function runOnce(loaded: LoadedConfig, dryRun: boolean): Promise<number> {
   printSummary(summary);
   // Anything left unsynced (a failed job, an unreadable file or folder) is a failure for cron.
   return summary.failed > 0 || summary.errors > 0 || stopping ? 1 : 0;
+}
+
+/**
+ * --verify alone: compares every site with its bucket by content and changes nothing. Prints each
+ * finding and a summary per site on stdout; exits 0 (all equal), 1 (could not check everything)
+ * or 3 (mismatches found).
+ */
+async function runVerify(loaded: LoadedConfig): Promise<number> {
+  log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode: "verify" });
+  const interrupt = new AbortController();
+  const stop = () => interrupt.abort(new DOMException("Interrupted", "AbortError"));
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  try {
+    const reports = await verifyConfig(loaded.config, {
+      signal: interrupt.signal,
+      onFinding: (finding) => print(formatFinding(finding)),
+      onSite: (report) => print(formatSummary(report)),
+    });
+    return verifyExitCode(reports);
+  } catch (err) {
+    if (!interrupt.signal.aborted) throw err;
+    log.warn("verification interrupted");
+    return 1;
+  }
+}
+
+/**
+ * Takes the state folder for this process, or exits 1 naming the one that holds it: unlike bad
+ * config (2), that fixes itself once the other one ends, so systemd's restart may retry.
+ */
+async function lockState(loaded: LoadedConfig): Promise<StateLock | undefined> {
+  try {
+    return await lockStateDir(loaded.config.stateDir);
+  } catch (err) {
+    if (!(err instanceof StateDirBusyError)) throw err;
+    fail(err.message, 1);
+  }
 }
 
 /** The service: runs until SIGINT or SIGTERM; SIGHUP, /reload and config changes reload it. */
@@ -172,8 +218,16 @@ async function main(args: string[]): Promise<number> {
   registerSecret(Deno.env.get("S3SYNC_HTTP_TOKEN"));
   for (const warning of loaded.warnings) log.warn(warning);
 
-  if (flags.once || flags.dryRun) return await runOnce(loaded, flags.dryRun);
-  return await runService(flags, source, loaded);
+  if (flags.verify && !flags.once) return await runVerify(loaded);
+  // Every run that opens the state store takes the lock; --dry-run does too, since it records the
+  // hashes it confirms. A reload keeps this lock, even when it moves state_dir elsewhere.
+  const lock = await lockState(loaded);
+  try {
+    if (flags.once || flags.dryRun) return await runOnce(loaded, flags.dryRun, flags.verify);
+    return await runService(flags, source, loaded);
+  } finally {
+    lock?.release();
+  }
 }
 
 if (import.meta.main) {

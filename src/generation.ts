@@ -11,13 +11,19 @@ import { Limiter } from "./lib/limiter.ts";
 import { log } from "./lib/log.ts";
 import { HashPool } from "./pipeline/hash_pool.ts";
 import { Site } from "./site/site.ts";
-import { StateStore } from "./state/store.ts";
+import { type SiteState, StateStore } from "./state/store.ts";
 import { createS3Store } from "./store/s3.ts";
 import type { ObjectStore } from "./store/types.ts";
 
 export interface GenerationOptions {
   readonly once: boolean;
   readonly dryRun: boolean;
+  /**
+   * False (`--once --verify`): what the state store remembers is not believed, so every file
+   * whose object has its size is compared by content; what is confirmed is still recorded.
+   * Default true.
+   */
+  readonly trustState?: boolean;
   /** Tests swap the store; the daemon always uses S3. */
   readonly createStore?: (site: SiteConfig, maxSockets: number) => ObjectStore;
   readonly onUpload?: (site: string, seconds: number) => void;
@@ -52,12 +58,14 @@ export class Generation {
     this.#state = StateStore.open(config.stateDir);
     const createStore = options.createStore ?? createS3Store;
     const sockets = config.uploadWorkers + config.checksumWorkers;
-    this.sites = config.sites.map((site) =>
-      new Site(site, createStore(site, sockets), {
-        // Keyed by what the site syncs, not by its name, which a user may change.
-        state: this.#state.forSite(
-          [site.endpoint ?? "aws", site.bucket, site.bucketPath, site.localPath].join(" "),
-        ),
+    const trust = options.trustState ?? true;
+    this.sites = config.sites.map((site) => {
+      // Keyed by what the site syncs, not by its name, which a user may change.
+      const state = this.#state.forSite(
+        [site.endpoint ?? "aws", site.bucket, site.bucketPath, site.localPath].join(" "),
+      );
+      return new Site(site, createStore(site, sockets), {
+        state: trust ? state : writeOnly(state),
         hashes: this.#hashes,
         checksum: this.checksum,
         upload: this.upload,
@@ -65,8 +73,8 @@ export class Generation {
         once: options.once || options.dryRun,
         dryRun: options.dryRun,
         onUpload: options.onUpload,
-      })
-    );
+      });
+    });
   }
 
   /** Starts every site; resolves when all have ended (with --once, when all are synced). */
@@ -116,4 +124,18 @@ export class Generation {
       seconds: (performance.now() - this.#started) / 1000,
     };
   }
+}
+
+/**
+ * A site's state with its memory switched off: reads find nothing, writes go through, so a run
+ * that trusts nothing still leaves a state store the next run can trust. Every method is spelled
+ * out, so that a new read added to SiteState must be decided on here.
+ */
+function writeOnly(state: SiteState): SiteState {
+  return {
+    get: () => undefined,
+    put: (rel, file) => state.put(rel, file),
+    delete: (rel) => state.delete(rel),
+    findMoved: () => undefined,
+  };
 }

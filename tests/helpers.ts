@@ -220,14 +220,25 @@ export interface RunOptions {
    * namespace, so a test can run out of watches without touching the machine's.
    */
   readonly inotifyWatches?: number;
+  /**
+   * Runs it in a user and mount namespace of its own, with private propagation: a test can mount
+   * over its folders (`nsenter --target <pid> --user --mount`) without the machine seeing it. The
+   * daemon is the namespace's first process, so `Daemon.pid` is the one to enter.
+   */
+  readonly mountNamespace?: boolean;
 }
 
 /** The daemon's command line, for `Deno.Command`. */
 function daemonCommand(
   args: string[],
-  { unprivileged, inotifyWatches }: RunOptions,
+  { unprivileged, inotifyWatches, mountNamespace }: RunOptions,
 ): [string, string[]] {
   const deno = ["run", "--allow-all", MAIN, ...args];
+  if (mountNamespace) {
+    // Without --fork, unshare execs the daemon in place: the child's pid is the daemon's.
+    const unshare = ["--user", "--map-root-user", "--mount", "--propagation", "private"];
+    return ["unshare", [...unshare, Deno.execPath(), ...deno]];
+  }
   if (inotifyWatches !== undefined) {
     const script = `echo ${inotifyWatches} > /proc/sys/user/max_inotify_watches && exec "$@"`;
     return ["unshare", [
@@ -337,4 +348,13 @@ export function parseMetrics(text: string): Map<string, number> {
     values.set(line.slice(0, space), Number(line.slice(space + 1)));
   }
   return values;
+}
+
+/**
+ * Waits until a second has passed since the file's last change (its ctime, which Deno gives in
+ * whole seconds): from then on a new change shows in the file's stamp.
+ */
+export async function pastTimestampGranule(path: string): Promise<void> {
+  const changed = (await Deno.lstat(path)).ctime?.getTime() ?? Date.now();
+  await waitFor("a second after the last change", () => Date.now() >= changed + 1_000);
 }

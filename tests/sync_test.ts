@@ -15,11 +15,11 @@ import {
   bytes,
   listBucket,
   newBucket,
+  pastTimestampGranule,
   runDaemon,
   sortedKeys,
   tempDir,
   testS3,
-  waitFor,
   writeConfig,
   writeFile,
 } from "./helpers.ts";
@@ -337,12 +337,6 @@ Deno.test("--once skips symlinks, FIFOs and sockets, and never reads outside the
   assert.match(result.stderr, /skipping a symlink or special file path=socket/);
   socket.close();
 });
-
-/** Waits until a second has passed since the file's last change (its ctime). */
-async function pastTimestampGranule(path: string): Promise<void> {
-  const changed = (await Deno.lstat(path)).ctime?.getTime() ?? Date.now();
-  await waitFor("a second after the last change", () => Date.now() >= changed + 1_000);
-}
 
 Deno.test("--once hashes unchanged files only once: the state store remembers them", async () => {
   const root = await tempDir();

@@ -17,7 +17,7 @@ const VALUE_FLAGS = [
   "metrics-path",
   "configmap",
 ];
-const BOOLEAN_FLAGS = ["once", "dry-run", "version", "help"];
+const BOOLEAN_FLAGS = ["once", "dry-run", "verify", "version", "help"];
 // Go's strconv.ParseBool, which the Go tool's `-once=false` went through.
 const TRUE = ["1", "t", "T", "true", "TRUE", "True"];
 const FALSE = ["0", "f", "F", "false", "FALSE", "False"];
@@ -35,10 +35,14 @@ Flags (also accepted with a single dash, as in -config=x):
   --configmap NS/NAME      read the config from this Kubernetes ConfigMap instead of --config
   --once                   sync every site once, then exit instead of watching
   --dry-run                log what would be uploaded or deleted, change nothing
+  --verify                 compare every file with its object by content, ignoring the state
+                           store; print each mismatch and change nothing. With --once: sync,
+                           comparing every file by content, so that what differs is repaired
   --version                print the version and exit
   -h, --help               print this help and exit
 
-Exit codes: 0 ok, 1 a runtime failure (such as failed jobs under --once), 2 bad flags or config.
+Exit codes: 0 ok, 1 a runtime failure (such as failed jobs under --once, or another process
+holding the state folder), 2 bad flags or config, 3 --verify found mismatches.
 `;
 
 /** Parses `args` (without the program name). Throws `UsageError` with a one-line message. */
@@ -73,6 +77,11 @@ export function parseFlags(args: string[]): Flags {
       throw new UsageError(`unknown flag ${JSON.stringify(typed)}`);
     }
   }
+  const once = booleans.get("once") ?? false;
+  const dryRun = booleans.get("dry-run") ?? false;
+  const verify = booleans.get("verify") ?? false;
+  // --verify alone changes nothing already; with --once it repairs, which a dry run must not.
+  if (verify && dryRun) throw new UsageError("--verify and --dry-run cannot be combined");
   return {
     config: values.get("config") ?? "config.yml",
     httpPort: readPort("--http-port", values.get("http-port")) ?? 8090,
@@ -80,8 +89,9 @@ export function parseFlags(args: string[]): Flags {
     metricsPort: readPort("--metrics-port", values.get("metrics-port")) ?? 9350,
     metricsPath: readMetricsPath(values.get("metrics-path")),
     configmap: readConfigmap(values.get("configmap")),
-    once: booleans.get("once") ?? false,
-    dryRun: booleans.get("dry-run") ?? false,
+    once,
+    dryRun,
+    verify,
     version: booleans.get("version") ?? false,
     help: booleans.get("help") ?? false,
   };

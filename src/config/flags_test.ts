@@ -14,6 +14,7 @@ Deno.test("parseFlags() fills every default", () => {
     configmap: undefined,
     once: false,
     dryRun: false,
+    verify: false,
     version: false,
     help: false,
   });
@@ -31,7 +32,7 @@ Deno.test("parseFlags() reads --x v and --x=v", () => {
     "/m",
     "--configmap=ns/cm",
     "--once",
-    "--dry-run",
+    "--verify",
     "--version",
     "--help",
   ]);
@@ -43,7 +44,8 @@ Deno.test("parseFlags() reads --x v and --x=v", () => {
     metricsPath: "/m",
     configmap: "ns/cm",
     once: true,
-    dryRun: true,
+    dryRun: false,
+    verify: true,
     version: true,
     help: true,
   });
@@ -113,5 +115,30 @@ Deno.test("USAGE lists every flag with its default, and the exit codes", () => {
   for (const flag of ["--configmap", "--once", "--dry-run", "--version", "-h, --help"]) {
     assert.ok(USAGE.includes(flag), flag);
   }
-  assert.match(USAGE, /Exit codes: 0 ok, 1 .*, 2 bad flags or config/);
+  assert.ok(USAGE.includes("--verify"));
+  assert.match(
+    USAGE,
+    /Exit codes: 0 ok, 1 [^]*, 2 bad flags or config, 3 --verify found mismatches/,
+  );
 });
+
+Deno.test("parseFlags() reads --verify alone, with --once, and in the Go spelling", () => {
+  assert.deepEqual(pick(parseFlags(["--verify"])), { once: false, dryRun: false, verify: true });
+  assert.deepEqual(pick(parseFlags(["-once", "-verify"])), {
+    once: true,
+    dryRun: false,
+    verify: true,
+  });
+  assert.equal(parseFlags(["-verify=false"]).verify, false);
+});
+
+Deno.test("parseFlags() refuses --verify with --dry-run, in either order", () => {
+  fails(["--verify", "--dry-run"], "--verify and --dry-run cannot be combined");
+  fails(["--dry-run", "--once", "-verify"], "--verify and --dry-run cannot be combined");
+  // Only flags that are on count: a switched-off one is no conflict.
+  assert.equal(parseFlags(["--verify=false", "--dry-run"]).dryRun, true);
+});
+
+function pick({ once, dryRun, verify }: ReturnType<typeof parseFlags>) {
+  return { once, dryRun, verify };
+}

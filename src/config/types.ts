@@ -78,6 +78,8 @@ export interface Flags {
   readonly configmap: string | undefined;
   readonly once: boolean;
   readonly dryRun: boolean;
+  /** Compare by content, ignoring the state store: alone it only reports; with `once` it repairs. */
+  readonly verify: boolean;
   readonly version: boolean;
   readonly help: boolean;
 }

@@ -4,6 +4,16 @@
  * the same thing here, because the checksum stage looks at the disk as it is when the job runs.
  * Only a rename that names both paths is passed on, so that the new path can be a copy.
  *
+ * A watch can die without a word: inotify watches inodes, not paths, so a filesystem mounted over
+ * `local_path`, or unmounted from it, leaves it watching a folder nobody writes to any more (or one
+ * that is gone with its disk), and no event says so. The root's device and inode numbers are
+ * therefore checked every few seconds (and on any event that names the root); when they change,
+ * the watch is started again on whatever the path names now and the site compares itself with the
+ * bucket. The same check sees a `local_path` that is a link re-pointed elsewhere, since stat
+ * follows links. A root that is gone ends the watch the same way, as an outage. Not seen: the same
+ * disk unmounted and mounted again between two checks, which shows the same numbers (the mount's
+ * id would tell, but Deno.stat does not give it); the next reconcile catches up then.
+ *
  * A watcher that cannot start (the folder is missing, the inotify limit is reached) or stops (the
  * folder was removed) is retried with backoff; meanwhile the site compares itself with the bucket
  * every minute, and once the watcher is back it compares once more to catch up.
@@ -29,40 +39,101 @@ export interface Watched {
   watcherUp(): void;
 }
 
+export interface WatchOptions {
+  /** How often the root's identity is checked, in ms; tests may shorten it. */
+  readonly rootCheckMs?: number;
+}
+
+/**
+ * The root is looked at this often. One stat of one path is a single syscall answered from the
+ * inode cache (an attribute-cache hit on NFS), so even a hundred sites cost nothing measurable;
+ * and 5 s keeps a remount unnoticed for no longer than a few default `watch_interval`s, far below
+ * the hourly reconcile that would otherwise be the first to see it.
+ */
+export const ROOT_CHECK_MS = 5_000;
+
 const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
 
+/** Which folder the root path names: Deno.stat follows links, so a re-pointed link shows too. */
+interface Identity {
+  readonly dev: number;
+  readonly ino: number | null;
+}
+
+/** Why a watch ended. A replaced root is watched again at once; anything else is an outage. */
+interface Ended {
+  readonly message: string;
+  readonly replaced: boolean;
+}
+
 /** Watches until `signal` aborts. Started before the first walk, so nothing changes unseen. */
-export async function watchSite(site: Watched, signal: AbortSignal): Promise<void> {
+export async function watchSite(
+  site: Watched,
+  signal: AbortSignal,
+  { rootCheckMs = ROOT_CHECK_MS }: WatchOptions = {},
+): Promise<void> {
   const root = site.config.localPath;
-  for (let failures = 0; !signal.aborted; failures++) {
+  let failures = 0;
+  // Whether events may have been missed since the last watch: then the site compares once more.
+  let catchUp = false;
+  while (!signal.aborted) {
     let watcher: Deno.FsWatcher;
+    let identity: Identity;
     try {
+      // Taken before the watch starts: a change in between makes the first check restart it
+      // again, never watch one folder while believing it is another.
+      identity = await identify(root);
       watcher = Deno.watchFs(root, { recursive: true });
     } catch (err) {
       site.watcherDown(`Cannot watch "${root}": ${explain(err)}`);
-      await sleep(backoffDelay(failures, RETRY_BASE_MS, RETRY_MAX_MS) + 500, signal).catch(
+      catchUp = true;
+      await sleep(backoffDelay(failures++, RETRY_BASE_MS, RETRY_MAX_MS) + 500, signal).catch(
         () => {},
       );
       continue;
     }
-    if (failures > 0) site.requestReconcile();
+    failures = 0;
+    if (catchUp) site.requestReconcile();
     site.watcherUp();
-    failures = -1;
-    const reason = await follow(site, root, watcher, signal);
-    if (reason && !signal.aborted) site.watcherDown(reason);
+    const ended = await follow(site, { watcher, identity, rootCheckMs }, signal);
+    if (!ended) return;
+    catchUp = true;
+    if (ended.replaced) log.warn(ended.message, { site: site.config.name });
+    else site.watcherDown(ended.message);
   }
 }
 
 /** Feeds events until the watcher ends; returns why it ended, unless it was told to stop. */
 async function follow(
   site: Watched,
-  root: string,
-  watcher: Deno.FsWatcher,
+  { watcher, identity, rootCheckMs }: {
+    watcher: Deno.FsWatcher;
+    identity: Identity;
+    rootCheckMs: number;
+  },
   signal: AbortSignal,
-): Promise<string | undefined> {
-  const close = () => watcher.close();
+): Promise<Ended | undefined> {
+  const root = site.config.localPath;
+  let ended: Ended | undefined;
+  const close = () => {
+    try {
+      watcher.close();
+    } catch {
+      // already closed
+    }
+  };
+  const end = (why: Ended) => {
+    ended ??= why;
+    close();
+  };
   signal.addEventListener("abort", close, { once: true });
+  // The signal may have aborted while the root was looked at, before anyone listened.
+  if (signal.aborted) close();
+  const done = new AbortController();
+  const checking = checkRootEvery(root, identity, rootCheckMs, done.signal).then((why) => {
+    if (why) end(why);
+  });
   try {
     for await (const event of watcher) {
       if (event.kind === "access") continue;
@@ -82,22 +153,75 @@ async function follow(
         if (rel) site.markDue(rel, at);
         else if (event.paths[i] === root) site.requestReconcile();
       }
-      // The folder itself went away: this watch is dead even if the stream stays open.
-      if (event.paths.includes(root) && !await isFolder(root)) {
-        return `The folder "${root}" was removed or moved; watching it again when it is back`;
+      // The folder itself went away or was replaced: this watch is dead even if the stream stays
+      // open. The same check as the periodic one, sooner.
+      if (event.paths.includes(root)) {
+        const why = await rootChange(root, identity);
+        if (why) end(why);
       }
     }
-    return signal.aborted ? undefined : `Watching "${root}" stopped`;
+    if (signal.aborted) return undefined;
+    return ended ?? { message: `Watching "${root}" stopped`, replaced: false };
   } catch (err) {
-    return signal.aborted ? undefined : `Watching "${root}" failed: ${explain(err)}`;
+    if (signal.aborted) return undefined;
+    return ended ?? { message: `Watching "${root}" failed: ${explain(err)}`, replaced: false };
   } finally {
     signal.removeEventListener("abort", close);
-    try {
-      watcher.close();
-    } catch {
-      // already closed
-    }
+    close();
+    done.abort();
+    await checking;
   }
+}
+
+/** Looks at the root every `everyMs` until it changes (returns why) or `signal` aborts. */
+async function checkRootEvery(
+  root: string,
+  was: Identity,
+  everyMs: number,
+  signal: AbortSignal,
+): Promise<Ended | undefined> {
+  while (!signal.aborted) {
+    try {
+      await sleep(everyMs, signal);
+    } catch {
+      return undefined;
+    }
+    const why = await rootChange(root, was);
+    if (why) return why;
+  }
+  return undefined;
+}
+
+/** What became of the root since it was `was`; undefined while it is the same folder. */
+async function rootChange(root: string, was: Identity): Promise<Ended | undefined> {
+  let now: Identity;
+  try {
+    now = await identify(root);
+  } catch (err) {
+    const message = err instanceof Deno.errors.NotFound || err instanceof NotAFolder
+      ? `The folder "${root}" was removed or moved; watching it again when it is back`
+      : `Cannot look at the folder "${root}": ${errorMessage(err)}; watching it again when it can`;
+    return { message, replaced: false };
+  }
+  if (now.dev === was.dev && now.ino === was.ino) return undefined;
+  const changes = [];
+  if (now.dev !== was.dev) changes.push(`device ${was.dev} -> ${now.dev}`);
+  if (now.ino !== was.ino) changes.push(`inode ${was.ino} -> ${now.ino}`);
+  return {
+    message: `The folder "${root}" is another folder now (${changes.join(", ")}): a filesystem ` +
+      `was mounted or unmounted there, or a link on its path was re-pointed; watching it again ` +
+      `and comparing it with the bucket`,
+    replaced: true,
+  };
+}
+
+class NotAFolder extends Error {}
+
+/** The root's device and inode numbers; throws when it cannot be read or is not a folder. */
+async function identify(root: string): Promise<Identity> {
+  const info = await Deno.stat(root);
+  if (!info.isDirectory) throw new NotAFolder("not a folder");
+  return { dev: info.dev, ino: info.ino };
 }
 
 /** The error, plus what to do when it is the inotify limit. */
@@ -107,14 +231,6 @@ function explain(err: unknown): string {
   return `${message}: the system's limit of inotify watches is reached. Raise it with ` +
     `"sysctl fs.inotify.max_user_watches=1048576" (and a file in /etc/sysctl.d/ to keep it); ` +
     `until then the folder is compared with the bucket every minute`;
-}
-
-async function isFolder(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /** `path` relative to `root`, or undefined for the root itself and paths outside it. */

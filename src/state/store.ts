@@ -43,12 +43,12 @@ export function sameStamp(a: FileStamp | undefined, b: FileStamp): boolean {
  * True when `row` vouches for `file` as it is now: the same stamp, and a stamp taken at least one
  * timestamp granule after the file's last change. A row taken sooner is "racily clean" (as git
  * calls it): a rewrite later in that same second, with the mtime put back, would keep the stamp.
- * The later of ctime and mtime counts, so a platform without ctime, or a date set in the future,
- * errs on the side of hashing.
+ * The last change is the ctime, which no tool can set; without one (a platform that has none), the
+ * mtime stands in.
  */
 export function certifies(row: FileState | undefined, file: FileStamp): row is FileState {
   if (!row || !sameStamp(row, file)) return false;
-  return Math.max(row.ctimeMs, row.mtimeMs) + TIMESTAMP_GRANULARITY_MS <= row.seenAtMs;
+  return (row.ctimeMs || row.mtimeMs) + TIMESTAMP_GRANULARITY_MS <= row.seenAtMs;
 }
 
 /** One site's rows; every method is a no-op once the store has failed. */
