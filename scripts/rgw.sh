@@ -247,6 +247,10 @@ admin_socket = $dir/run/\$name.asok
 rgw_frontends = beast endpoint=127.0.0.1:$port
 rgw_data = $dir/rgw
 admin_socket = $dir/run/\$name.asok
+# The data of overwritten and deleted objects is reclaimed 2 h later by default; tests and
+# benchmarks that rewrite large files would fill the memory store long before that.
+rgw_gc_obj_min_wait = 30
+rgw_gc_processor_period = 30
 EOF
 }
 

@@ -17,7 +17,7 @@ import type { SiteConfig } from "../config/types.ts";
 import { backoffDelay } from "../lib/backoff.ts";
 import { Channel } from "../lib/channel.ts";
 import { errorMessage, isNotFound } from "../lib/errors.ts";
-import { drain, type Limiter } from "../lib/limiter.ts";
+import { drain, Limiter } from "../lib/limiter.ts";
 import { log } from "../lib/log.ts";
 import { apply } from "../pipeline/apply.ts";
 import { evaluate } from "../pipeline/check.ts";
@@ -231,15 +231,24 @@ export class Site implements SiteContext, FeederHost {
         if (!intake.aborted) throw err;
       })
       .finally(() => checks.close());
-    const checking = drain(checks, this.options.checksum, async (rel, release) => {
+    // A site holds at most this many paths between its checks channel and its upload stage:
+    // being checked, or checked and waiting for an upload worker. When uploads are the slower
+    // stage, the feeder (and the walk behind it) waits, instead of every checked file becoming
+    // a task waiting to hand its action over, which cost O(waiting) each.
+    const { checksum, upload } = this.options;
+    const ahead = new Limiter(checksum.limit + upload.limit + this.options.uploadQueueBuffer);
+    const checking = drain(checks, ahead, async (rel) => {
+      // The shared checksum slot is held for the check alone: one site's slow uploads never
+      // hold checksum workers that other sites could use.
+      const release = await checksum.acquire(cancel);
       this.#active.checksum++;
-      const action = await this.#check(rel, cancel).finally(() => this.#active.checksum--);
-      // The slot goes back before waiting on the upload stage, so that one site's slow uploads
-      // never hold checksum workers that other sites could use.
-      release();
+      const action = await this.#check(rel, cancel).finally(() => {
+        this.#active.checksum--;
+        release();
+      });
       if (action) await actions.send(action, { signal: cancel });
     }, cancel).finally(() => actions.close());
-    const applying = drain(actions, this.options.upload, async (action) => {
+    const applying = drain(actions, upload, async (action) => {
       this.#active.upload++;
       await this.#apply(action, cancel).finally(() => this.#active.upload--);
     }, cancel);

@@ -80,6 +80,14 @@ const SCHEMA = `
 
 export const STATE_FILE = "state.sqlite";
 
+/**
+ * The rows of another path with this file's inode, size and mtime. Without statistics SQLite would
+ * prefer the primary key (site, rel), which scans every row of the site: O(files) for each new
+ * file, quadratic over a first sync (a 100,000-file sync spent most of its time here).
+ */
+export const FIND_MOVED = "SELECT rel FROM files INDEXED BY files_by_ino " +
+  "WHERE site = ? AND ino = ? AND size = ? AND mtime_ms = ? AND rel <> ?";
+
 export class StateStore {
   #db: DatabaseSync | undefined;
   #get!: StatementSync;
@@ -152,9 +160,7 @@ export class StateStore {
     );
     this.#put = db.prepare("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     this.#delete = db.prepare("DELETE FROM files WHERE site = ? AND rel = ?");
-    this.#byIno = db.prepare(
-      "SELECT rel FROM files WHERE site = ? AND ino = ? AND size = ? AND mtime_ms = ? AND rel <> ?",
-    );
+    this.#byIno = db.prepare(FIND_MOVED);
   }
 
   /** A failed store is closed and forgotten: a wrong cache would be worse than none. */

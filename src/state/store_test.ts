@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { certifies, StateStore } from "./store.ts";
+import { certifies, FIND_MOVED, StateStore } from "./store.ts";
 import { setLogLevel } from "../lib/log.ts";
 
 setLogLevel("error");
@@ -90,4 +90,15 @@ Deno.test("StateStore empties a store written by an earlier version", async () =
   const again = StateStore.open(dir);
   assert.deepEqual(again.forSite("s").get("a"), FILE);
   again.close();
+});
+
+Deno.test("StateStore.findMoved() looks rows up by inode, never scanning the site", async () => {
+  const dir = await Deno.makeTempDir();
+  StateStore.open(dir).close();
+  const db = new DatabaseSync(`${dir}/state.sqlite`);
+  const plan = db.prepare(`EXPLAIN QUERY PLAN ${FIND_MOVED}`).all("s", 1, 2, 3, "x");
+  db.close();
+  const steps = plan.map((row) => String(row.detail));
+  assert.deepEqual(steps.filter((step) => /\bSCAN\b|PRIMARY KEY/.test(step)), [], steps.join("; "));
+  assert.ok(steps.some((step) => step.includes("files_by_ino")), steps.join("; "));
 });
