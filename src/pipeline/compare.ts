@@ -26,7 +26,13 @@ export interface ContentCheck {
 
 export interface Comparer {
   readonly store: Pick<ObjectStore, "head">;
-  hash(path: string, partSizes: readonly number[], signal?: AbortSignal): Promise<FileDigest>;
+  /** `size`: what the file is expected to hold (the object's size). */
+  hash(
+    path: string,
+    partSizes: readonly number[],
+    signal?: AbortSignal,
+    size?: number,
+  ): Promise<FileDigest>;
 }
 
 export async function compareContent(
@@ -43,7 +49,7 @@ export async function compareContent(
   // Our own layout too, in the same read: an upload of these bytes can then be checked to have
   // sent exactly them (see uploadFile).
   if (isMultipart(remote.size)) partSizes.add(partSizeFor(remote.size));
-  const digest = await comparer.hash(path, [...partSizes], signal);
+  const digest = await comparer.hash(path, [...partSizes], signal, remote.size);
   const result = (verdict: Verdict) => ({
     verdict,
     md5: digest.md5,

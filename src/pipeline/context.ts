@@ -70,7 +70,12 @@ export interface SiteContext {
   readonly state: SiteState;
   readonly dryRun: boolean;
   /** MD5 and multipart ETags of a file, computed off the event loop. */
-  hash(path: string, partSizes: readonly number[], signal?: AbortSignal): Promise<FileDigest>;
+  hash(
+    path: string,
+    partSizes: readonly number[],
+    signal?: AbortSignal,
+    size?: number,
+  ): Promise<FileDigest>;
   /**
    * True (once) when the watcher reported a change of `rel` itself since it was last checked: its
    * state store row must not be trusted, as a rewrite can keep the stamp.

@@ -9,6 +9,8 @@ import { open } from "node:fs/promises";
 import { multipartEtag } from "./etag.ts";
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
+/** The smallest read; a file of known small size is read in one block of its size. */
+const MIN_BLOCK_SIZE = 64 * 1024;
 
 export interface FileDigest {
   /** Bytes actually read; differs from the stat size when the file changed meanwhile. */
@@ -47,28 +49,34 @@ class PartHasher {
   }
 }
 
+/** `size` is what the file is expected to hold: a small file then costs a small buffer, not 4 MiB. */
 export async function hashFile(
   path: string,
   partSizes: readonly number[] = [],
   signal?: AbortSignal,
+  size?: number,
 ): Promise<FileDigest> {
   const file = await open(path, "r");
   try {
     const whole = createHash("md5");
     const parts = partSizes.map((size) => new PartHasher(size));
-    const buffer = new Uint8Array(BLOCK_SIZE);
-    let size = 0;
+    // One byte over the expected size, so that the end is seen in the first read.
+    const blockSize = size === undefined
+      ? BLOCK_SIZE
+      : Math.min(BLOCK_SIZE, Math.max(MIN_BLOCK_SIZE, size + 1));
+    const buffer = new Uint8Array(blockSize);
+    let read = 0;
     while (true) {
       signal?.throwIfAborted();
-      const { bytesRead } = await file.read(buffer, 0, BLOCK_SIZE, null);
+      const { bytesRead } = await file.read(buffer, 0, blockSize, null);
       if (bytesRead === 0) break;
       const block = buffer.subarray(0, bytesRead);
       whole.update(block);
       for (const part of parts) part.update(block);
-      size += bytesRead;
+      read += bytesRead;
     }
     const etags = new Map(parts.map((part) => [part.partSize, part.etag()] as const));
-    return { size, md5: whole.digest("hex"), etags };
+    return { size: read, md5: whole.digest("hex"), etags };
   } finally {
     await file.close();
   }

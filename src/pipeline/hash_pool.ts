@@ -15,6 +15,13 @@ import { type FileDigest, hashFile } from "./hash.ts";
 /** Threads idle this long are stopped. */
 const IDLE_MS = 10_000;
 
+/**
+ * Files up to this size are hashed on the calling thread: the MD5 of 256 KiB takes well under a
+ * millisecond, less than a round trip to a thread and back, which cost a first comparison of
+ * 100,000 small files most of its time.
+ */
+export const SMALL_FILE_BYTES = 256 * 1024;
+
 interface Pending {
   readonly path: string;
   readonly partSizes: readonly number[];
@@ -54,11 +61,16 @@ export class HashPool {
     this.size = Math.max(1, Math.min(limit, navigator.hardwareConcurrency || 1));
   }
 
+  /** `size` is the size the file is expected to have: small files are hashed right here. */
   async hash(
     path: string,
     partSizes: readonly number[],
     signal?: AbortSignal,
+    size?: number,
   ): Promise<FileDigest> {
+    if (size !== undefined && size <= SMALL_FILE_BYTES) {
+      return await hashFile(path, partSizes, signal, size);
+    }
     let thread = this.#broken ? undefined : this.#freeThread();
     while (!thread && !this.#broken && this.#threads.length > 0) {
       // Every thread is busy (more callers than threads): wait for one.

@@ -112,8 +112,13 @@ export class Site implements SiteContext, FeederHost {
     return this.#watching || this.options.once;
   }
 
-  hash(path: string, partSizes: readonly number[], signal?: AbortSignal): Promise<FileDigest> {
-    return this.options.hashes.hash(path, partSizes, signal);
+  hash(
+    path: string,
+    partSizes: readonly number[],
+    signal?: AbortSignal,
+    size?: number,
+  ): Promise<FileDigest> {
+    return this.options.hashes.hash(path, partSizes, signal, size);
   }
 
   /** The watcher saw `from` renamed to `to` (a file or a folder). */

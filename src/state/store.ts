@@ -80,6 +80,9 @@ const SCHEMA = `
 
 export const STATE_FILE = "state.sqlite";
 
+const COMMIT_MS = 200;
+const COMMIT_ROWS = 1_000;
+
 /**
  * The rows of another path with this file's inode, size and mtime. Without statistics SQLite would
  * prefer the primary key (site, rel), which scans every row of the site: O(files) for each new
@@ -94,6 +97,9 @@ export class StateStore {
   #put!: StatementSync;
   #delete!: StatementSync;
   #byIno!: StatementSync;
+  /** Writes since the open transaction began, and the timer that commits it. */
+  #uncommitted = 0;
+  #commitTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(readonly path: string) {}
 
@@ -170,6 +176,8 @@ export class StateStore {
       operation,
       error: errorMessage(err),
     });
+    clearTimeout(this.#commitTimer);
+    this.#uncommitted = 0;
     try {
       this.#db?.close();
     } catch {
@@ -206,11 +214,13 @@ export class StateStore {
         }),
       put: (rel, s) =>
         this.#run("write", undefined, () => {
-          this.#put.run(site, rel, s.size, s.mtimeMs, s.ctimeMs, s.ino, s.etag, s.seenAtMs);
+          this.#write(() =>
+            this.#put.run(site, rel, s.size, s.mtimeMs, s.ctimeMs, s.ino, s.etag, s.seenAtMs)
+          );
         }),
       delete: (rel) =>
         this.#run("write", undefined, () => {
-          this.#delete.run(site, rel);
+          this.#write(() => this.#delete.run(site, rel));
         }),
       findMoved: (rel, f) =>
         this.#run("read", undefined, () => {
@@ -222,7 +232,33 @@ export class StateStore {
     };
   }
 
+  /**
+   * Writes go into one transaction, committed within COMMIT_MS or every COMMIT_ROWS rows: a
+   * transaction per row cost a write and often an fsync per file, most of a first comparison of
+   * 100,000 small files. Reads on this connection see the uncommitted rows; a crash loses at most
+   * the last moments' rows, which only costs their files a hash.
+   */
+  #write(run: () => void): void {
+    if (this.#uncommitted === 0) {
+      this.#db!.exec("BEGIN");
+      const timer = setTimeout(() => this.#commit(), COMMIT_MS);
+      Deno.unrefTimer(timer);
+      this.#commitTimer = timer;
+    }
+    run();
+    if (++this.#uncommitted >= COMMIT_ROWS) this.#commit();
+  }
+
+  #commit(): void {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    if (this.#uncommitted === 0) return;
+    this.#uncommitted = 0;
+    this.#run("write", undefined, () => this.#db?.exec("COMMIT"));
+  }
+
   close(): void {
+    this.#commit();
     this.#run("close", undefined, () => this.#db?.close());
     this.#db = undefined;
   }

@@ -102,3 +102,18 @@ Deno.test("StateStore.findMoved() looks rows up by inode, never scanning the sit
   assert.deepEqual(steps.filter((step) => /\bSCAN\b|PRIMARY KEY/.test(step)), [], steps.join("; "));
   assert.ok(steps.some((step) => step.includes("files_by_ino")), steps.join("; "));
 });
+
+Deno.test("StateStore commits its writes in batches, and close() commits the rest", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = StateStore.open(dir);
+  const site = store.forSite("s");
+  for (let i = 0; i < 2_500; i++) site.put(`f${i}`, { ...FILE, ino: i });
+  assert.deepEqual(site.get("f2499"), { ...FILE, ino: 2499 }); // seen before it is committed
+  // Another connection sees the committed batches (two of 1,000 rows), not the open one.
+  const other = new DatabaseSync(`${dir}/state.sqlite`);
+  const count = () => (other.prepare("SELECT count(*) AS n FROM files").get() as { n: number }).n;
+  assert.equal(count(), 2_000);
+  store.close();
+  assert.equal(count(), 2_500);
+  other.close();
+});

@@ -155,7 +155,7 @@ async function checkFile(
   const path = `${site.localPath}/${rel}`;
   const comparer: Comparer = {
     store: check.store,
-    hash: (file, partSizes, signal) => check.hashes.hash(file, partSizes, signal),
+    hash: (file, partSizes, signal, size) => check.hashes.hash(file, partSizes, signal, size),
   };
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const before = await statFile(path);
