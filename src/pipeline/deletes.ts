@@ -11,7 +11,8 @@ import { S3Error } from "../store/s3.ts";
 import { xmlCanCarry } from "../store/s3_http.ts";
 import type { ObjectStore } from "../store/types.ts";
 
-const MAX_KEYS = 1000;
+/** The most keys one DeleteObjects request may carry. */
+export const DELETE_BATCH = 1000;
 
 interface Waiting {
   readonly key: string;
@@ -33,7 +34,7 @@ export class DeleteBatcher {
     if (!xmlCanCarry(key)) return this.store.deleteOne(key);
     return new Promise((resolve, reject) => {
       this.#waiting.push({ key, resolve, reject });
-      if (this.#waiting.length >= MAX_KEYS) this.#flush();
+      if (this.#waiting.length >= DELETE_BATCH) this.#flush();
       else this.#timer ??= setTimeout(() => this.#flush(), this.waitMs);
     });
   }
@@ -41,7 +42,7 @@ export class DeleteBatcher {
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const batch = this.#waiting.splice(0, MAX_KEYS);
+    const batch = this.#waiting.splice(0, DELETE_BATCH);
     if (this.#waiting.length > 0) this.#timer = setTimeout(() => this.#flush(), this.waitMs);
     if (batch.length === 0) return;
     // Every caller awaits its own promise, so this one has owners; it never rejects.

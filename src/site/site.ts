@@ -22,7 +22,7 @@ import { log } from "../lib/log.ts";
 import { apply } from "../pipeline/apply.ts";
 import { evaluate } from "../pipeline/check.ts";
 import { type Action, type ErrorScope, type SiteContext, SiteStats } from "../pipeline/context.ts";
-import { DeleteBatcher } from "../pipeline/deletes.ts";
+import { DELETE_BATCH, DeleteBatcher } from "../pipeline/deletes.ts";
 import type { HashPool } from "../pipeline/hash_pool.ts";
 import type { FileDigest } from "../pipeline/hash.ts";
 import type { SiteState } from "../state/store.ts";
@@ -253,9 +253,18 @@ export class Site implements SiteContext, FeederHost {
       });
       if (action) await actions.send(action, { signal: cancel });
     }, cancel).finally(() => actions.close());
-    const applying = drain(actions, upload, async (action) => {
+    // A delete waits for company to share a DeleteObjects request; it does so without holding an
+    // upload worker, so that a removed folder goes out in batches of up to 1,000 keys, not of
+    // as many as there are workers.
+    const deleting = new Limiter(DELETE_BATCH);
+    const applying = drain(actions, upload, async (action, release) => {
+      const releaseDelete = action.kind === "delete" ? await deleting.acquire(cancel) : undefined;
+      if (releaseDelete) release();
       this.#active.upload++;
-      await this.#apply(action, cancel).finally(() => this.#active.upload--);
+      await this.#apply(action, cancel).finally(() => {
+        this.#active.upload--;
+        releaseDelete?.();
+      });
     }, cancel);
     // Every part is awaited, even when one fails, so that nothing outlives the site.
     const results = await Promise.allSettled([watching, feeding, checking, applying]);
