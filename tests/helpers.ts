@@ -6,10 +6,13 @@
  */
 
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { stringify } from "yaml";
 import type { SiteConfig } from "../src/config/types.ts";
@@ -357,4 +360,33 @@ export function parseMetrics(text: string): Map<string, number> {
 export async function pastTimestampGranule(path: string): Promise<void> {
   const changed = (await Deno.lstat(path)).ctime?.getTime() ?? Date.now();
   await waitFor("a second after the last change", () => Date.now() >= changed + 1_000);
+}
+
+/** As another tool would upload it: in parts of `partSize`, without our s3sync-md5 metadata. */
+export async function uploadInParts(
+  bucket: string,
+  key: string,
+  data: Uint8Array,
+  partSize: number,
+): Promise<void> {
+  const client = testS3().client;
+  const { UploadId } = await client.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+  );
+  const parts = [];
+  for (let start = 0, n = 1; start < data.length; start += partSize, n++) {
+    const body = data.subarray(start, Math.min(data.length, start + partSize));
+    const { ETag } = await client.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body }),
+    );
+    parts.push({ PartNumber: n, ETag });
+  }
+  await client.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: parts },
+    }),
+  );
 }

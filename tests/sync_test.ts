@@ -4,12 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { MiB, PART_SIZE } from "../src/pipeline/etag.ts";
 import {
   bytes,
@@ -20,6 +15,7 @@ import {
   sortedKeys,
   tempDir,
   testS3,
+  uploadInParts,
   writeConfig,
   writeFile,
 } from "./helpers.ts";
@@ -107,29 +103,6 @@ Deno.test("--once re-uploads a same-size rewrite that put its mtime back, also a
   assert.equal(second.summary.uploaded, 1, second.stderr);
   assert.equal((await listBucket(bucket)).get("f.bin")?.etag, md5("bbbb"));
 });
-
-async function uploadInParts(bucket: string, key: string, data: Uint8Array, partSize: number) {
-  const client = testS3().client;
-  const { UploadId } = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
-  );
-  const parts = [];
-  for (let start = 0, n = 1; start < data.length; start += partSize, n++) {
-    const body = data.subarray(start, Math.min(data.length, start + partSize));
-    const { ETag } = await client.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body }),
-    );
-    parts.push({ PartNumber: n, ETag });
-  }
-  await client.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: parts },
-    }),
-  );
-}
 
 Deno.test("--once recognises objects other tools uploaded with 5 MiB and 8 MiB parts", async () => {
   const root = await tempDir();

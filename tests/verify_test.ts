@@ -6,13 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { StateStore } from "../src/state/store.ts";
 import {
   bytes,
@@ -22,6 +16,7 @@ import {
   runDaemon,
   tempDir,
   testS3,
+  uploadInParts,
   writeConfig,
   writeFile,
 } from "./helpers.ts";
@@ -75,30 +70,6 @@ const put = (
   testS3().client.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, StorageClass: storageClass }),
   );
-
-/** As another tool would upload it: in parts of `partSize`, without our s3sync-md5 metadata. */
-async function uploadInParts(bucket: string, key: string, data: Uint8Array, partSize: number) {
-  const client = testS3().client;
-  const { UploadId } = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
-  );
-  const parts = [];
-  for (let start = 0, n = 1; start < data.length; start += partSize, n++) {
-    const body = data.subarray(start, Math.min(data.length, start + partSize));
-    const { ETag } = await client.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body }),
-    );
-    parts.push({ PartNumber: n, ETag });
-  }
-  await client.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: parts },
-    }),
-  );
-}
 
 const verify = (config: string, ...extra: string[]) =>
   runDaemon(["--config", config, "--verify", ...extra]);

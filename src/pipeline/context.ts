@@ -8,7 +8,7 @@ import type { SiteConfig } from "../config/types.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
 import type { LocalFile } from "./check.ts";
-import type { FileDigest } from "./hash.ts";
+import type { Comparer } from "./compare.ts";
 import type { Hashed } from "./transfer.ts";
 
 export type ErrorScope = "local" | "cloud" | "watcher";
@@ -60,7 +60,8 @@ export type Action =
   }
   | { readonly kind: "delete"; readonly rel: string };
 
-export interface SiteContext {
+/** What the checksum and upload stages need; `hash` and `store` serve `compareContent` too. */
+export interface SiteContext extends Comparer {
   readonly config: SiteConfig;
   readonly store: ObjectStore;
   /** What we believe is in the bucket, by relative path: from the listing, then kept up to date. */
@@ -69,13 +70,6 @@ export interface SiteContext {
   /** The state store's rows for this site. */
   readonly state: SiteState;
   readonly dryRun: boolean;
-  /** MD5 and multipart ETags of a file, computed off the event loop. */
-  hash(
-    path: string,
-    partSizes: readonly number[],
-    signal?: AbortSignal,
-    size?: number,
-  ): Promise<FileDigest>;
   /**
    * True (once) when the watcher reported a change of `rel` itself since it was last checked: its
    * state store row must not be trusted, as a rewrite can keep the stamp.
