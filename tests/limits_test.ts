@@ -1,11 +1,25 @@
 /**
- * The machine's limits: a folder of a million entries, and a user out of inotify watches. Each
- * ends with the bucket holding exactly what it should.
+ * The machine's limits: a folder of a million entries, many small files synced and then watched,
+ * and a user out of inotify watches. Each ends with the bucket holding exactly what it should.
+ *
+ *   S3SYNC_LIMITS_FILES=<n>   small files for the synced-and-watched test (default 20,000; the
+ *                             long run is 200,000)
  */
 
 import assert from "node:assert/strict";
-import { Daemon, newBucket, tempDir, waitForKeys, writeConfig, writeFile } from "./helpers.ts";
+import {
+  Daemon,
+  listBucket,
+  newBucket,
+  tempDir,
+  waitFor,
+  waitForKeys,
+  writeConfig,
+  writeFile,
+} from "./helpers.ts";
 import { MiB } from "./mirror.ts";
+
+const SMALL_FILES = Number(Deno.env.get("S3SYNC_LIMITS_FILES") ?? "20000");
 
 function startWatching(config: string, inotifyWatches?: number): Daemon {
   return new Daemon(["--config", config, "--http-port", "0", "--metrics-port", "0"], {
@@ -13,10 +27,10 @@ function startWatching(config: string, inotifyWatches?: number): Daemon {
   });
 }
 
-/** The most memory the process has held, from the kernel's own count. */
-async function peakRss(pid: number): Promise<number> {
+/** The most memory the process has held (VmHWM), or what it holds now (VmRSS). */
+async function rss(pid: number, which: "VmHWM" | "VmRSS" = "VmHWM"): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
+  return Number(new RegExp(`${which}:\\s+(\\d+) kB`).exec(status)?.[1]) * 1024;
 }
 
 Deno.test("a folder of a million entries is walked and watched in bounded memory", async () => {
@@ -42,8 +56,52 @@ Deno.test("a folder of a million entries is walked and watched in bounded memory
       await waitForKeys(bucket, ["kept.txt", "new.txt"]);
       // Measured on 2 cores: about 160 MiB; a daemon that keeps every name it walked (a set of
       // the paths seen) peaks near 260 MiB.
-      const peak = await peakRss(daemon.pid);
+      const peak = await rss(daemon.pid);
       assert.ok(peak < 224 * MiB, `peak RSS ${Math.round(peak / MiB)} MiB, want under 224 MiB`);
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test(`${SMALL_FILES} small files are synced and then watched in bounded memory`, async () => {
+  const root = await tempDir();
+  const bucket = await newBucket("many");
+  try {
+    const names: string[] = [];
+    for (let i = 0; i < SMALL_FILES; i++) {
+      const dir = `d${Math.floor(i / 100)}`;
+      if (i % 100 === 0) Deno.mkdirSync(`${root}/${dir}`);
+      names.push(`${dir}/f${i}.txt`);
+      Deno.writeTextFileSync(`${root}/${names[i]}`, `file ${i}\n`);
+    }
+    const config = await writeConfig(await tempDir(), [{
+      local_path: root,
+      bucket,
+      retire_deleted: true,
+      watch_interval: "300ms",
+    }]);
+    const daemon = startWatching(config);
+    try {
+      await daemon.waitForLog(/initial sync done/, SMALL_FILES * 20);
+      const listed = await listBucket(bucket);
+      assert.equal(listed.size, SMALL_FILES);
+      for (const [i, name] of names.entries()) {
+        assert.equal(listed.get(name)?.size, `file ${i}\n`.length, name);
+      }
+      await writeFile(root, "later/new.txt", "new");
+      await waitFor("a later file", async () => (await listBucket(bucket)).has("later/new.txt"));
+      // Measured on 2 cores: a peak of 198 MiB at 20,000 files and 391 MiB at 100,000 (380 MiB
+      // settled): about 150 MiB plus 2.5 KiB a file, the listing and the tree held whole. The
+      // ceiling catches a regression of that; the goal (issue 11: 150 MiB settled at 100,000)
+      // needs the merge-join that does not hold them.
+      const ceiling = 160 * MiB + 3 * 1024 * SMALL_FILES;
+      const [peak, settled] = [await rss(daemon.pid), await rss(daemon.pid, "VmRSS")];
+      const mib = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
+      const what = `peak ${mib(peak)}, settled ${mib(settled)}, want under ${mib(ceiling)}`;
+      assert.ok(peak < ceiling, what);
     } finally {
       await daemon.stop();
     }
