@@ -5,7 +5,7 @@
  * S3SYNC_TEST_ENDPOINT and its keys name). Prints a markdown table and writes
  * bench-results/<timestamp>.json. Code: scripts/bench/.
  *
- *   deno task bench [--runs N] [--scenarios 1,2,...] [--quick] [--timeout S] [--tools L]
+ *   deno task bench [--runs N] [--scenarios 1,2,...] [--quick] [--timeout S] [--tools L] [--files N]
  * @module
  */
 
@@ -24,14 +24,16 @@ import {
   scenario6,
   scenario7,
 } from "./bench/scenarios.ts";
+import { SCALE_FILES, scenario8 } from "./bench/scale.ts";
 import { Results } from "./bench/stats.ts";
 import { allTools, ensurePeers } from "./bench/tools.ts";
 
 const USAGE =
   `Usage: deno task bench [--runs N] [--scenarios 1,2,...] [--quick] [--timeout S] [--tools L]
+                        [--files N]
 
   --runs N         repetitions of every measurement (default 3, at least 1)
-  --scenarios L    which scenarios to run (default all):
+  --scenarios L    which scenarios to run (default 1-7; 8 runs only when named):
                      1 initial sync, 4 KiB files (objects/s)
                      2 initial sync, 1 MiB and 200 MiB files (MB/s)
                      3 second run, nothing changed (s), against list + walk
@@ -39,9 +41,15 @@ const USAGE =
                      5 real time: latency per file, and a burst (ours only)
                      6 memory: peak of a no-change run, RSS while watching, after bursts
                      7 floor: bare SDK PutObject loop and md5sum over the same data
+                     8 scale: --files files of 64 B (ours, aws, rclone): initial sync, and
+                       ours at 10,000 too (CPU per file at both); second run, nothing
+                       changed, ours with and without its state store, against list + read;
+                       ours after 1% rewrites; its RSS watching, once idle
   --quick          data sets ~10x smaller, for a smoke run
-  --timeout S      limit of one measurement (default 600)
+  --timeout S      limit of one measurement (default 600; scenario 8 multiplies it by
+                   files / 100,000 when that is above 1)
   --tools L        which tools to run (default all): ours,aws,rclone,s3cmd
+  --files N        files in scenario 8 (default 100000; --quick divides by 10)
 
 Runs against S3SYNC_TEST_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY) when set, else a local Ceph RGW
 started with RGW_MEMSTORE_BYTES (default here 12 GiB; data lives in RAM).`;
@@ -53,6 +61,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     timeout: { type: "string", default: "600" },
     tools: { type: "string", default: "ours,aws,rclone,s3cmd" },
+    files: { type: "string", default: String(SCALE_FILES) },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -63,6 +72,7 @@ if (flags.help) {
 const runs = Number(flags.runs);
 const timeoutS = Number(flags.timeout);
 const scenarios = new Set(flags.scenarios.split(",").map((s) => Number(s.trim())));
+const files = Number(flags.files);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new Error(`--runs must be >= 1, got "${flags.runs}"`);
 }
@@ -70,9 +80,12 @@ if (!(timeoutS > 0)) {
   throw new Error(`--timeout must be a number of seconds, got "${flags.timeout}"`);
 }
 for (const n of scenarios) {
-  if (!(n >= 1 && n <= 7 && Number.isInteger(n))) {
-    throw new Error(`--scenarios takes numbers 1-7, got "${flags.scenarios}"`);
+  if (!(n >= 1 && n <= 8 && Number.isInteger(n))) {
+    throw new Error(`--scenarios takes numbers 1-8, got "${flags.scenarios}"`);
   }
+}
+if (!Number.isInteger(files) || files < 1) {
+  throw new Error(`--files must be a whole number >= 1, got "${flags.files}"`);
 }
 
 /** The daemon's code as it stood: commit, and the files under test that differ from it. */
@@ -134,6 +147,7 @@ try {
   if (scenarios.has(6)) await scenario6(ctx, scenarios.has(3));
   await dropTreeBuckets(ctx);
   if (scenarios.has(5)) await scenario5(ctx);
+  if (scenarios.has(8)) await scenario8(ctx, files);
 } catch (err) {
   failure = err;
   console.error(`bench: stopped by an error: ${err instanceof Error ? err.stack : err}`);
@@ -179,7 +193,7 @@ await Deno.writeTextFile(
     {
       started: started.toISOString(),
       finished: new Date().toISOString(),
-      options: { runs, scenarios: [...scenarios], quick: flags.quick, timeoutS },
+      options: { runs, scenarios: [...scenarios], quick: flags.quick, timeoutS, files },
       machine: {
         cores: navigator.hardwareConcurrency,
         cpu,

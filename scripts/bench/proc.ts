@@ -155,6 +155,11 @@ export class Background {
   }
 
   #exited = false;
+  /** Whether the process has ended (on its own, or after `stop`). */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
   #exitedEarly(): string | undefined {
     return this.#exited ? `the daemon exited early; its last output:\n${this.tail}` : undefined;
   }

@@ -15,7 +15,10 @@ function fmt(value: number): string {
   return value.toFixed(abs >= 1 ? 2 : 3);
 }
 
-/** The reference a row is read against: the list+walk in its case, or the SDK floor (scenario 7). */
+/**
+ * The reference a row is read against: the list+walk in its case (list+read in scenario 8), or the
+ * SDK floor (scenario 7).
+ */
 function reference(rows: readonly Row[], row: Row): { label: string; median: number } | undefined {
   if (row.kind === "reference") return undefined;
   for (const other of rows) {
@@ -25,7 +28,7 @@ function reference(rows: readonly Row[], row: Row): { label: string; median: num
     const s = summarize(other.values);
     if (!s) continue;
     return {
-      label: other.scenario === 7 ? "floor" : "list+walk",
+      label: other.scenario === 7 ? "floor" : other.scenario === 8 ? "list+read" : "list+walk",
       median: s.median,
     };
   }

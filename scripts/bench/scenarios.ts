@@ -20,7 +20,14 @@ import {
 import { Background, procStatusKiB, runTimed, sleep, type Timed, waitUntil } from "./proc.ts";
 import { countObjects, dropBucket, freshBucket, headEtag, listAll, pool, putLoop } from "./s3.ts";
 import { quantile, type Results, rotations, type Row } from "./stats.ts";
-import { daemonWatching, describe, type Tool, UPLOAD_WORKERS, writeDaemonConfig } from "./tools.ts";
+import {
+  daemonWatching,
+  describe,
+  type Invocation,
+  type Tool,
+  UPLOAD_WORKERS,
+  writeDaemonConfig,
+} from "./tools.ts";
 
 export interface Context {
   readonly s3: S3Env;
@@ -39,19 +46,20 @@ const MB = 1e6;
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
-function scale(ctx: Context, n: number): number {
+export function scale(ctx: Context, n: number): number {
   return ctx.quick ? Math.max(1, Math.round(n / 10)) : n;
 }
 
-function fmtCount(n: number): string {
+export function fmtCount(n: number): string {
   return n.toLocaleString("en-US");
 }
 
-function fmtSize(bytes: number): string {
+export function fmtSize(bytes: number): string {
+  if (bytes < KiB) return `${bytes} B`;
   return bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
 }
 
-function progress(msg: string): void {
+export function progress(msg: string): void {
   console.error(`bench: [${new Date().toISOString().slice(11, 19)}] ${msg}`);
 }
 
@@ -60,7 +68,12 @@ function progress(msg: string): void {
 const sets = new Map<string, Promise<DataSet>>();
 
 /** A data set, generated on first use and shared by the scenarios that need it. */
-function dataSet(ctx: Context, name: string, count: number, size: number): Promise<DataSet> {
+export function dataSet(
+  ctx: Context,
+  name: string,
+  count: number,
+  size: number,
+): Promise<DataSet> {
   let set = sets.get(name);
   if (!set) {
     const dir = `${ctx.tmp}/data-${name}`;
@@ -76,39 +89,48 @@ const mediumSet = (ctx: Context) => dataSet(ctx, "medium", scale(ctx, 200), MiB)
 const largeSet = (ctx: Context) => dataSet(ctx, "large", 2, ctx.quick ? 20 * MiB : 200 * MiB);
 const treeSet = (ctx: Context) => dataSet(ctx, "tree", scale(ctx, 20000), 4 * KiB);
 
-function caseName(set: DataSet, what: string): string {
+export function caseName(set: DataSet, what: string): string {
   return `${fmtCount(set.files.length)} x ${fmtSize(set.fileSize)}, ${what}`;
 }
 
 // ------------------------------------------------------------------------------------- one sync
 
 /** Runs one tool's sync of `dir` into `bucket`; throws with the tool's output when it fails. */
-async function syncOnce(
+export async function syncOnce(
   ctx: Context,
   tool: Tool,
   dir: string,
   bucket: string,
   watchMemory = false,
 ): Promise<Timed> {
-  const inv = await tool.sync(dir, bucket);
-  if (!ctx.commands.has(tool.name)) ctx.commands.set(tool.name, describe(inv));
+  return runInvocation(ctx, tool.name, await tool.sync(dir, bucket), watchMemory);
+}
+
+/** Runs `inv` to completion under `name` (recording its command line once); throws if it fails. */
+export async function runInvocation(
+  ctx: Context,
+  name: string,
+  inv: Invocation,
+  watchMemory = false,
+): Promise<Timed> {
+  if (!ctx.commands.has(name)) ctx.commands.set(name, describe(inv));
   const out = await runTimed(inv.cmd, {
     env: inv.env,
     unsetEnv: inv.unsetEnv,
     timeoutMs: ctx.timeoutMs,
     watchMemory,
   });
-  if (out.timedOut) throw new Error(`${tool.name} timed out after ${ctx.timeoutMs / 1000} s`);
+  if (out.timedOut) throw new Error(`${name} timed out after ${ctx.timeoutMs / 1000} s`);
   if (out.code !== 0) {
-    throw new Error(`${tool.name} exited with ${out.code}: ${out.tail.slice(-1500)}`);
+    throw new Error(`${name} exited with ${out.code}: ${out.tail.slice(-1500)}`);
   }
   return out;
 }
 
-type Spec = Omit<Row, "values" | "notes">;
+export type Spec = Omit<Row, "values" | "notes">;
 
 /** A failed run: its error (the tool's last output lines) on stderr and, shortened, in the notes. */
-function failed(ctx: Context, row: Spec, run: number, err: unknown): void {
+export function failed(ctx: Context, row: Spec, run: number, err: unknown): void {
   const text = String(err);
   progress(`${row.case}: ${row.tool} run ${run + 1} FAILED: ${text}`);
   // The first line names the tool and exit code; the end of its output holds the cause.
@@ -116,7 +138,7 @@ function failed(ctx: Context, row: Spec, run: number, err: unknown): void {
   ctx.results.note(row, `run ${run + 1} failed: ${short}`);
 }
 
-function spec(
+export function spec(
   scenario: number,
   kase: string,
   tool: Tool | string,
@@ -250,7 +272,8 @@ export async function scenario3(ctx: Context): Promise<void> {
   }
 }
 
-async function checkChanged(
+/** How many of the `changed` files' objects do not hold their bytes (ETag against local MD5). */
+export async function checkChanged(
   ctx: Context,
   set: DataSet,
   bucket: string,

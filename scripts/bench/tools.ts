@@ -56,6 +56,8 @@ export function describe(inv: Invocation): string {
 export interface DaemonConfigOptions {
   readonly watchInterval?: string;
   readonly loglevel?: string;
+  /** The state store's folder; without it the daemon's default (shared by every config). */
+  readonly stateDir?: string;
 }
 
 /** Our config for one site: `dir` -> the whole `bucket`, on the bench's server. */
@@ -73,6 +75,7 @@ export async function writeDaemonConfig(
     loglevel: opts.loglevel ?? "info",
     upload_workers: UPLOAD_WORKERS,
     watch_interval: opts.watchInterval ?? "1s",
+    ...(opts.stateDir ? { state_dir: opts.stateDir } : {}),
     sites: [{ name: "bench", local_path: dir, bucket, endpoint: s3.endpoint }],
   };
   await Deno.writeTextFile(path, stringify(doc));
@@ -83,7 +86,8 @@ export function daemonOnce(config: string): string[] {
   return [Deno.execPath(), "run", "--allow-all", MAIN, "--config", config, "--once"];
 }
 
-export function daemonWatching(config: string): string[] {
+/** The daemon watching; `httpPort` 0 (the default) leaves /info off, else it listens on loopback. */
+export function daemonWatching(config: string, httpPort = 0): string[] {
   return [
     Deno.execPath(),
     "run",
@@ -91,11 +95,17 @@ export function daemonWatching(config: string): string[] {
     MAIN,
     "--config",
     config,
+    ...(httpPort ? ["--http-host", "127.0.0.1"] : []),
     "--http-port",
-    "0",
+    String(httpPort),
     "--metrics-port",
     "0",
   ];
+}
+
+/** `--once` with `config`, in the environment every tool gets. */
+export function oursOnce(config: string): Invocation {
+  return { cmd: daemonOnce(config), env: {}, unsetEnv: FOREIGN_ENV };
 }
 
 export function ours(s3: S3Env, tmp: string): Tool {
@@ -105,8 +115,7 @@ export function ours(s3: S3Env, tmp: string): Tool {
     kind: "ours",
     detects: "size, then MD5 vs ETag for same-size files",
     async sync(dir, bucket) {
-      const config = await writeDaemonConfig(s3, `${tmp}/ours-${++n}.yml`, dir, bucket);
-      return { cmd: daemonOnce(config), env: {}, unsetEnv: FOREIGN_ENV };
+      return oursOnce(await writeDaemonConfig(s3, `${tmp}/ours-${++n}.yml`, dir, bucket));
     },
   };
 }
