@@ -30,6 +30,14 @@ function expectedEtag(data: Uint8Array): string {
 /** ETags of local files, remembered while a file's size, mtime and inode stay the same. */
 const etagCache = new Map<string, { stamp: string; etag: string }>();
 
+/**
+ * Forgets the ETags `localTree` remembered. A file rewritten in place with the same size and its
+ * old mtime put back (`cp -p`, `touch -r`) keeps its inode too, and would be taken for unchanged.
+ */
+export function forgetLocalEtags(): void {
+  etagCache.clear();
+}
+
 export async function localTree(
   root: string,
   dir = "",
