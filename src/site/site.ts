@@ -33,7 +33,7 @@ import { Feeder, type FeederHost } from "./feeder.ts";
 import { isIncluded, KeyMap } from "./keys.ts";
 import { Moves } from "./moves.ts";
 import { RemoteIndex } from "./remote_index.ts";
-import { describeFsError } from "./walk.ts";
+import { describeFsError, isReadableFolder } from "./walk.ts";
 import { watchSite } from "./watch.ts";
 
 export interface SiteOptions {
@@ -162,16 +162,8 @@ export class Site implements SiteContext, FeederHost {
     return isIncluded(this.config, rel);
   }
 
-  async rootIsPresent(): Promise<boolean> {
-    try {
-      const info = await Deno.stat(this.config.localPath);
-      if (!info.isDirectory) return false;
-      // Reading one entry proves the folder is readable, not just present.
-      for await (const _ of Deno.readDir(this.config.localPath)) break;
-      return true;
-    } catch {
-      return false;
-    }
+  rootIsPresent(): Promise<boolean> {
+    return isReadableFolder(this.config.localPath);
   }
 
   /** Idle: listed, nothing due, nothing in the pipeline, no reconcile running. */

@@ -71,6 +71,18 @@ export function describeFsError(err: unknown): string {
   return errorMessage(err);
 }
 
+/** A folder that is there and can be read: the guard every delete and verification passes. */
+export async function isReadableFolder(path: string): Promise<boolean> {
+  try {
+    if (!(await Deno.stat(path)).isDirectory) return false;
+    // Reading one entry proves the folder is readable, not just present.
+    for await (const _ of Deno.readDir(path)) break;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);

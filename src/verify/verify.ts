@@ -17,7 +17,7 @@ import { parseEtag } from "../pipeline/etag.ts";
 import { HashPool } from "../pipeline/hash_pool.ts";
 import { listPrefix } from "../site/bucket.ts";
 import { isIncluded, isUnder, KeyMap } from "../site/keys.ts";
-import { describeFsError, walkFiles } from "../site/walk.ts";
+import { describeFsError, isReadableFolder, walkFiles } from "../site/walk.ts";
 import { sameStamp } from "../state/store.ts";
 import { createS3Store, S3Error } from "../store/s3.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
@@ -195,15 +195,4 @@ function unknownReason(remote: RemoteObject): string {
     return `multipart ETag of ${parsed.parts} parts of a size that cannot be recomputed, ${metadata}`;
   }
   return `the ETag is not an MD5 (an encrypted object?), ${metadata}`;
-}
-
-async function isReadableFolder(path: string): Promise<boolean> {
-  try {
-    if (!(await Deno.stat(path)).isDirectory) return false;
-    // Reading one entry proves the folder is readable, not just present.
-    for await (const _ of Deno.readDir(path)) break;
-    return true;
-  } catch {
-    return false;
-  }
 }
