@@ -23,7 +23,7 @@ import { describeFsError, walkFiles } from "./walk.ts";
 const LIST_RETRY_MS = 30_000;
 const LIST_BACKOFF_BASE_MS = 5_000;
 /** While the watcher is down, the site compares itself with the bucket this often. */
-export const WATCHERLESS_RECONCILE_MS = 60_000;
+const WATCHERLESS_RECONCILE_MS = 60_000;
 
 /** What the feeder needs from its site. */
 export interface FeederHost {

@@ -269,7 +269,7 @@ export class Site implements SiteContext, FeederHost {
   async send(rel: string, signal: AbortSignal): Promise<void> {
     // Excluded paths never reach the queues, unless they left an object to retire.
     if (!this.isIncluded(rel) && !(this.config.retireDeleted && this.remote.has(rel))) {
-      this.#touched.delete(rel);
+      this.forgetTouched(rel);
       return;
     }
     if (this.#inPipeline.has(rel)) {
