@@ -11,6 +11,7 @@ import { Limiter } from "./lib/limiter.ts";
 import { log } from "./lib/log.ts";
 import { HashPool } from "./pipeline/hash_pool.ts";
 import { Site } from "./site/site.ts";
+import { ListingStore } from "./state/listing.ts";
 import { type SiteState, StateStore } from "./state/store.ts";
 import { createS3Store } from "./store/s3.ts";
 import type { ObjectStore } from "./store/types.ts";
@@ -46,6 +47,7 @@ export class Generation {
   readonly upload: Limiter;
   readonly #hashes: HashPool;
   readonly #state: StateStore;
+  readonly #listings: ListingStore;
   readonly #intake = new AbortController();
   readonly #cancel = new AbortController();
   readonly #started = performance.now();
@@ -56,6 +58,7 @@ export class Generation {
     this.upload = new Limiter(config.uploadWorkers);
     this.#hashes = new HashPool(config.checksumWorkers);
     this.#state = StateStore.open(config.stateDir);
+    this.#listings = ListingStore.open(config.stateDir);
     const createStore = options.createStore ?? createS3Store;
     const sockets = config.uploadWorkers + config.checksumWorkers;
     const trust = options.trustState ?? true;
@@ -66,6 +69,7 @@ export class Generation {
       );
       return new Site(site, createStore(site, sockets), {
         state: trust ? state : writeOnly(state),
+        listings: this.#listings,
         hashes: this.#hashes,
         checksum: this.checksum,
         upload: this.upload,
@@ -89,6 +93,7 @@ export class Generation {
     ).then(() => {
       this.#hashes.close();
       this.#state.close();
+      this.#listings.close();
     });
     return this.#running;
   }

@@ -60,12 +60,19 @@ export type Action =
   }
   | { readonly kind: "delete"; readonly rel: string };
 
+/** What we believe is in the bucket, by relative path: from the listing, then kept up to date. */
+export interface RemoteObjects {
+  get(rel: string): RemoteObject | undefined;
+  has(rel: string): boolean;
+  set(rel: string, object: RemoteObject): void;
+  delete(rel: string): boolean;
+}
+
 /** What the checksum and upload stages need; `hash` and `store` serve `compareContent` too. */
 export interface SiteContext extends Comparer {
   readonly config: SiteConfig;
   readonly store: ObjectStore;
-  /** What we believe is in the bucket, by relative path: from the listing, then kept up to date. */
-  readonly remote: Map<string, RemoteObject>;
+  readonly remote: RemoteObjects;
   readonly stats: SiteStats;
   /** The state store's rows for this site. */
   readonly state: SiteState;

@@ -6,23 +6,28 @@
 
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { listParallel } from "../store/list_parallel.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
 import type { KeyMap } from "./keys.ts";
 
-/** Every object under the prefix, by relative path; keys that cannot be a file are left out. */
-export async function listPrefix(
+/**
+ * Every object under the prefix, page by page in no particular order, as [relative path, object];
+ * keys that cannot be a file are left out.
+ */
+export async function* listPrefix(
   store: ObjectStore,
   keys: KeyMap,
   signal: AbortSignal,
-): Promise<Map<string, RemoteObject>> {
-  const listed = new Map<string, RemoteObject>();
-  for await (const page of store.list(keys.prefix, signal)) {
+): AsyncGenerator<[string, RemoteObject][]> {
+  // Several requests in flight: a million keys are not a thousand round trips in a row.
+  for await (const page of listParallel(store, keys.prefix, {}, signal)) {
+    const listed: [string, RemoteObject][] = [];
     for (const object of page) {
       const rel = keys.relOf(object.key);
-      if (rel !== undefined) listed.set(rel, object);
+      if (rel !== undefined) listed.push([rel, object]);
     }
+    yield listed;
   }
-  return listed;
 }
 
 /**

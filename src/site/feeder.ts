@@ -10,14 +10,15 @@
 import type { SiteConfig } from "../config/types.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { errorMessage, isNotFound } from "../lib/errors.ts";
+import { compareKeys } from "../lib/key_order.ts";
 import { log } from "../lib/log.ts";
 import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
+import type { RemoteIndex } from "../state/listing.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { abortStaleUploads, listPrefix } from "./bucket.ts";
 import type { DuePaths } from "./due.ts";
 import { isUnder, type KeyMap } from "./keys.ts";
-import type { RemoteIndex } from "./remote_index.ts";
-import { describeFsError, walkFiles } from "./walk.ts";
+import { describeFsError, walkInKeyOrder } from "./walk.ts";
 
 /** A failed listing is tried again within this long. */
 const LIST_RETRY_MS = 30_000;
@@ -116,7 +117,7 @@ export class Feeder {
     const { site } = this;
     for (let attempt = 0; !intake.aborted; attempt++) {
       try {
-        await site.remote.refresh(() => listPrefix(site.store, site.keys, intake));
+        await site.remote.refresh(listPrefix(site.store, site.keys, intake));
         log.debug("listed the bucket", { site: site.config.name, objects: site.remote.size });
         if (!this.#listed && !site.dryRun) {
           await abortStaleUploads(site.store, site.keys, site.config.name, intake);
@@ -178,8 +179,8 @@ export class Feeder {
       );
       return;
     }
-    const seen = await this.#expandDir("", signal);
-    if (seen === 0 && site.remote.size > 0 && site.config.retireDeleted) {
+    const heldBack = await this.#expandDir("", signal);
+    if (heldBack && site.config.retireDeleted) {
       log.warn(
         "local folder is empty but the bucket is not; deleting nothing, as an unmounted disk " +
           "looks the same (delete the objects by hand if you meant it)",
@@ -188,29 +189,51 @@ export class Feeder {
     }
   }
 
-  /** Returns how many files it found; remote keys under `dir` with no file are sent too. */
-  async #expandDir(dir: string, signal: AbortSignal): Promise<number> {
+  /**
+   * Sends every file in and under `dir`, and every object under it whose file is gone: the walk
+   * and the index are merged in key order, so memory holds the folders on the walk's path, not
+   * the tree. Returns true when it held objects back because the root holds no file.
+   */
+  async #expandDir(dir: string, signal: AbortSignal): Promise<boolean> {
     const { site } = this;
-    // Excluded files without an object are not remembered: memory follows what is synced, not
-    // the folder, however many files it holds.
-    const seen = new Set<string>();
-    let found = 0;
-    const report = { unreadable: [] as string[] };
     const onError = (rel: string, err: unknown) =>
       site.recordError("local", `Cannot read "${rel || "."}": ${describeFsError(err)}`);
-    for await (const rel of walkFiles(site.config.localPath, dir, report, onError)) {
+    // Excluded files are dropped by the walk; those with an object come from the index.
+    const walk = walkInKeyOrder(site.config.localPath, dir, (rel) => site.isIncluded(rel), onError);
+    const objects = site.remote.keysUnder(dir);
+    let object = objects.next();
+    let found = 0;
+    // An empty root may be an unmounted disk: its objects are left alone (see expandRoot). The
+    // root is searched for a file only when an object without one comes first.
+    let mayRetire = (dir === "" ? undefined : true) as boolean | undefined;
+    const sendObjectsBefore = async (rel: string | undefined) => {
+      while (!object.done && (rel === undefined || compareKeys(object.value, rel) < 0)) {
+        const orphan = object.value;
+        object = objects.next();
+        mayRetire ??= found > 0 || await this.#rootHasAFile();
+        if (mayRetire) await site.send(orphan, signal);
+      }
+    };
+    for await (const entry of walk) {
+      if (entry.unreadable) {
+        // Never delete what we could not see.
+        await sendObjectsBefore(entry.rel && `${entry.rel}/`);
+        while (!object.done && isUnder(object.value, entry.rel)) object = objects.next();
+        continue;
+      }
       found++;
-      if (site.remote.has(rel) || site.isIncluded(rel)) seen.add(rel);
-      await site.send(rel, signal);
+      await sendObjectsBefore(entry.rel);
+      if (object.value === entry.rel) object = objects.next();
+      await site.send(entry.rel, signal);
     }
-    // An empty root may be an unmounted disk: its objects are left alone (see expandRoot).
-    if (found === 0 && dir === "") return 0;
-    for (const rel of site.remote.keysUnder(dir)) {
-      if (seen.has(rel)) continue;
-      // Never delete what we could not see.
-      if (report.unreadable.some((bad) => isUnder(rel, bad))) continue;
-      await site.send(rel, signal);
-    }
-    return found;
+    await sendObjectsBefore(undefined);
+    return mayRetire === false && found === 0;
+  }
+
+  async #rootHasAFile(): Promise<boolean> {
+    const { site } = this;
+    const walk = walkInKeyOrder(site.config.localPath, "", () => true, () => {});
+    for await (const entry of walk) if (!entry.unreadable) return true;
+    return false;
   }
 }

@@ -25,6 +25,7 @@ import { type Action, type ErrorScope, type SiteContext, SiteStats } from "../pi
 import { DELETE_BATCH, DeleteBatcher } from "../pipeline/deletes.ts";
 import type { HashPool } from "../pipeline/hash_pool.ts";
 import type { FileDigest } from "../pipeline/hash.ts";
+import type { ListingStore, RemoteIndex } from "../state/listing.ts";
 import type { SiteState } from "../state/store.ts";
 import { S3Error } from "../store/s3.ts";
 import type { ObjectStore } from "../store/types.ts";
@@ -32,12 +33,13 @@ import { DuePaths } from "./due.ts";
 import { Feeder, type FeederHost } from "./feeder.ts";
 import { isIncluded, KeyMap } from "./keys.ts";
 import { Moves } from "./moves.ts";
-import { RemoteIndex } from "./remote_index.ts";
 import { describeFsError, isReadableFolder } from "./walk.ts";
 import { watchSite } from "./watch.ts";
 
 export interface SiteOptions {
   readonly state: SiteState;
+  /** Where the site keeps what it lists of its bucket. */
+  readonly listings: ListingStore;
   readonly hashes: HashPool;
   readonly checksum: Limiter;
   readonly upload: Limiter;
@@ -63,7 +65,7 @@ const PARK_BASE_MS = 5_000;
 const PARK_MAX_MS = 5 * 60_000;
 
 export class Site implements SiteContext, FeederHost {
-  readonly remote = new RemoteIndex();
+  readonly remote: RemoteIndex;
   readonly stats = new SiteStats();
   readonly keys: KeyMap;
   readonly due = new DuePaths();
@@ -89,6 +91,7 @@ export class Site implements SiteContext, FeederHost {
     readonly options: SiteOptions,
   ) {
     this.keys = new KeyMap(config.bucketPath);
+    this.remote = options.listings.index((rel) => this.keys.keyOf(rel));
     // Long enough for the new path's quiet time and its check; the old keys' deletes wait this
     // long at most for a folder's move.
     this.#moves = new Moves(2 * config.watchIntervalMs + 5_000);

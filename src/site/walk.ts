@@ -1,53 +1,88 @@
 /**
- * Walks a folder and yields the relative paths of the regular files in it. Directories that cannot
- * be read are reported and skipped, and the walk goes on: one bad folder never stops a site.
- * Symlinks and special files are skipped (we never follow links out of the tree).
+ * Walks a folder and yields the relative paths of the regular files in it, in key order.
  * @module
  */
 
-import { log } from "../lib/log.ts";
 import { errorMessage } from "../lib/errors.ts";
+import { compareKeys } from "../lib/key_order.ts";
+import { log } from "../lib/log.ts";
 
-export interface WalkReport {
-  /** Relative paths of folders that could not be read: nothing under them may be deleted. */
-  readonly unreadable: string[];
+/** A file, or a folder that could not be read: nothing under it may be deleted. */
+export interface WalkEntry {
+  readonly rel: string;
+  readonly unreadable?: true;
 }
 
-/** `dir` is relative to `root` ("" for the root itself), and so are the yielded paths. */
-export async function* walkFiles(
+interface Entry {
+  readonly rel: string;
+  readonly isDirectory: boolean;
+  /** The name as it sorts among its folder's keys: a folder as "name/". */
+  readonly order: string;
+}
+
+/**
+ * The files in and under `dir` (relative to `root`, "" for the root itself), in the order S3 lists
+ * their keys: UTF-8 byte order, each folder's files where "name/" sorts among its siblings. So a
+ * walk merges with a listing (see the feeder) holding only the folders on the current path,
+ * never the tree. Files that `keep` refuses are dropped before a folder is sorted. Folders that
+ * cannot be read come at their place as `unreadable`, and the walk goes on: one bad folder never
+ * stops a site. Symlinks and special files are skipped (we never follow links out of the tree).
+ */
+export async function* walkInKeyOrder(
   root: string,
   dir: string,
-  report: WalkReport,
+  keep: (rel: string) => boolean,
   onError: (rel: string, err: unknown) => void,
-): AsyncGenerator<string> {
-  // Depth-first with an explicit stack: memory grows with the depth and one folder's entries,
-  // not with the size of the tree.
-  const stack = [dir];
+): AsyncGenerator<WalkEntry> {
+  const first = await readSorted(root, dir, keep, onError, true);
+  if (!first) {
+    yield { rel: dir, unreadable: true };
+    return;
+  }
+  const stack = [{ entries: first, next: 0 }];
   while (stack.length > 0) {
-    const current = stack.pop()!;
-    const path = current ? `${root}/${current}` : root;
-    const subdirs: string[] = [];
-    try {
-      for await (const entry of Deno.readDir(path)) {
-        const rel = current ? `${current}/${entry.name}` : entry.name;
-        if (entry.name.includes("\uFFFD") && !await exists(`${root}/${rel}`)) {
-          // Deno hands over invalid UTF-8 names with U+FFFD in place of the bad bytes; such a
-          // name cannot be opened, nor be an S3 key, which must be UTF-8.
-          onError(rel, new Error("its name is not valid UTF-8, which S3 keys must be; skipped"));
-          continue;
-        }
-        if (entry.isFile) yield rel;
-        else if (entry.isDirectory) subdirs.push(rel);
-        else log.debug("skipping a symlink or special file", { path: rel });
-      }
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound && current !== dir) continue; // gone meanwhile
-      report.unreadable.push(current);
-      onError(current, err);
+    const top = stack[stack.length - 1]!;
+    const entry = top.entries[top.next++];
+    if (!entry) {
+      stack.pop();
       continue;
     }
-    stack.push(...subdirs.reverse());
+    if (!entry.isDirectory) {
+      yield { rel: entry.rel };
+      continue;
+    }
+    const entries = await readSorted(root, entry.rel, keep, onError, false);
+    if (entries) stack.push({ entries, next: 0 });
+    else yield { rel: entry.rel, unreadable: true };
   }
+}
+
+/** The folder's files and folders in key order; undefined when it cannot be read. */
+async function readSorted(
+  root: string,
+  dir: string,
+  keep: (rel: string) => boolean,
+  onError: (rel: string, err: unknown) => void,
+  isTop: boolean,
+): Promise<Entry[] | undefined> {
+  const entries: Entry[] = [];
+  try {
+    for await (const { name, isFile, isDirectory } of Deno.readDir(dir ? `${root}/${dir}` : root)) {
+      const rel = dir ? `${dir}/${name}` : name;
+      if (name.includes("\uFFFD") && !await exists(`${root}/${rel}`)) {
+        // Deno hands over invalid UTF-8 names with U+FFFD in place of the bad bytes; such a
+        // name cannot be opened, nor be an S3 key, which must be UTF-8.
+        onError(rel, new Error("its name is not valid UTF-8, which S3 keys must be; skipped"));
+      } else if (isDirectory) entries.push({ rel, isDirectory, order: `${name}/` });
+      else if (!isFile) log.debug("skipping a symlink or special file", { path: rel });
+      else if (keep(rel)) entries.push({ rel, isDirectory, order: name });
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound && !isTop) return []; // gone meanwhile
+    onError(dir, err);
+    return undefined;
+  }
+  return entries.sort((a, b) => compareKeys(a.order, b.order));
 }
 
 /** Deno's and node:fs's errors alike, in a few plain words (the path is already in the message). */

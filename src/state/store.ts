@@ -12,6 +12,7 @@ import { mkdirSync, renameSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { WriteBatch } from "./batch.ts";
 
 /** What lstat says about a regular file: what a row compares. */
 export interface FileStamp {
@@ -80,9 +81,6 @@ const SCHEMA = `
 
 export const STATE_FILE = "state.sqlite";
 
-const COMMIT_MS = 200;
-const COMMIT_ROWS = 1_000;
-
 /**
  * The rows of another path with this file's inode, size and mtime. Without statistics SQLite would
  * prefer the primary key (site, rel), which scans every row of the site: O(files) for each new
@@ -97,9 +95,10 @@ export class StateStore {
   #put!: StatementSync;
   #delete!: StatementSync;
   #byIno!: StatementSync;
-  /** Writes since the open transaction began, and the timer that commits it. */
-  #uncommitted = 0;
-  #commitTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #batch = new WriteBatch(
+    (sql) => this.#db!.exec(sql),
+    (err) => this.#fail("write", err),
+  );
 
   private constructor(readonly path: string) {}
 
@@ -176,8 +175,7 @@ export class StateStore {
       operation,
       error: errorMessage(err),
     });
-    clearTimeout(this.#commitTimer);
-    this.#uncommitted = 0;
+    this.#batch.reset();
     try {
       this.#db?.close();
     } catch {
@@ -233,28 +231,15 @@ export class StateStore {
   }
 
   /**
-   * Writes go into one transaction, committed within COMMIT_MS or every COMMIT_ROWS rows: a
-   * transaction per row cost a write and often an fsync per file, most of a first comparison of
-   * 100,000 small files. Reads on this connection see the uncommitted rows; a crash loses at most
-   * the last moments' rows, which only costs their files a hash.
+   * Writes go into batched transactions (see WriteBatch): a crash loses at most the last moments'
+   * rows, which only costs their files a hash.
    */
   #write(run: () => void): void {
-    if (this.#uncommitted === 0) {
-      this.#db!.exec("BEGIN");
-      const timer = setTimeout(() => this.#commit(), COMMIT_MS);
-      Deno.unrefTimer(timer);
-      this.#commitTimer = timer;
-    }
-    run();
-    if (++this.#uncommitted >= COMMIT_ROWS) this.#commit();
+    this.#batch.write(run);
   }
 
   #commit(): void {
-    clearTimeout(this.#commitTimer);
-    this.#commitTimer = undefined;
-    if (this.#uncommitted === 0) return;
-    this.#uncommitted = 0;
-    this.#run("write", undefined, () => this.#db?.exec("COMMIT"));
+    this.#run("write", undefined, () => this.#batch.commit());
   }
 
   close(): void {

@@ -25,6 +25,8 @@ import { errorCode, httpStatus, withRetry } from "./retry.ts";
 import { decodeListedKey, S3Http } from "./s3_http.ts";
 import type {
   CompletedPart,
+  ListedPage,
+  ListPageOptions,
   ObjectInfo,
   ObjectStore,
   PendingUpload,
@@ -151,30 +153,45 @@ export class S3Store implements ObjectStore {
   async *list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]> {
     let token: string | undefined;
     do {
-      const page = await this.#call("list", prefix, signal, async () => {
-        const out = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix || undefined,
-            ContinuationToken: token,
-            // Keys XML 1.0 cannot carry (U+0001, say) come back intact only URL-encoded.
-            EncodingType: "url",
-          }),
-          { abortSignal: signal },
-        );
-        // AWS and RGW both say so when they encoded; a server that ignored the request did not.
-        const encoded = out.EncodingType === "url";
-        const objects = (out.Contents ?? []).map((item) => ({
-          key: encoded ? decodeListedKey(item.Key ?? "") : item.Key ?? "",
-          size: item.Size ?? 0,
-          etag: unquote(item.ETag),
-          storageClass: item.StorageClass ?? "STANDARD",
-        }));
-        return { objects, next: out.IsTruncated ? out.NextContinuationToken : undefined };
-      });
+      const page = await this.listPage(prefix, { continuationToken: token }, signal);
       yield page.objects;
       token = page.next;
     } while (token);
+  }
+
+  async listPage(
+    prefix: string,
+    options: ListPageOptions,
+    signal?: AbortSignal,
+  ): Promise<ListedPage> {
+    return await this.#call("list", prefix, signal, async () => {
+      const out = await this.#client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix || undefined,
+          Delimiter: options.delimiter,
+          StartAfter: options.continuationToken ? undefined : options.startAfter || undefined,
+          ContinuationToken: options.continuationToken,
+          MaxKeys: options.maxKeys,
+          // Keys XML 1.0 cannot carry (U+0001, say) come back intact only URL-encoded.
+          EncodingType: "url",
+        }),
+        { abortSignal: signal },
+      );
+      // AWS and RGW both say so when they encoded; a server that ignored the request did not.
+      const decode = out.EncodingType === "url" ? decodeListedKey : (key: string) => key;
+      return {
+        objects: (out.Contents ?? []).map((item) => ({
+          key: decode(item.Key ?? ""),
+          size: item.Size ?? 0,
+          etag: unquote(item.ETag),
+          storageClass: item.StorageClass ?? "STANDARD",
+        })),
+        // RGW leaves the slash of a prefix unencoded and AWS encodes it: decoding reads both.
+        prefixes: (out.CommonPrefixes ?? []).map((item) => decode(item.Prefix ?? "")),
+        next: out.IsTruncated ? out.NextContinuationToken : undefined,
+      };
+    });
   }
 
   async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {

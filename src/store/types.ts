@@ -35,10 +35,33 @@ export interface PendingUpload {
   readonly initiated: Date | undefined;
 }
 
+/** One ListObjectsV2 request's parameters besides the prefix; see `ObjectStore.listPage`. */
+export interface ListPageOptions {
+  /** Rolls keys up to their first `delimiter` after the prefix into `ListedPage.prefixes`. */
+  readonly delimiter?: string;
+  /** Lists keys after this one (not including it); ignored with a `continuationToken`. */
+  readonly startAfter?: string;
+  /** A previous page's `next`, with the same prefix and delimiter. */
+  readonly continuationToken?: string;
+  /** At most this many objects and prefixes together; the server's limit (1,000) by default. */
+  readonly maxKeys?: number;
+}
+
+export interface ListedPage {
+  /** In S3's key order: the byte order of the keys' UTF-8. */
+  readonly objects: RemoteObject[];
+  /** With a delimiter: the rolled-up prefixes, each ending with the delimiter. */
+  readonly prefixes: string[];
+  /** Set while the listing goes on: the `continuationToken` of the next page. */
+  readonly next: string | undefined;
+}
+
 export interface ObjectStore {
   readonly bucket: string;
   /** Every object under `prefix`, page by page; "" lists the whole bucket. */
   list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]>;
+  /** One ListObjectsV2 request under `prefix`, retried as every call is; keys come decoded. */
+  listPage(prefix: string, options: ListPageOptions, signal?: AbortSignal): Promise<ListedPage>;
   /** undefined when there is no such object. */
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   /** One PUT; the server checks the body against its MD5. */
