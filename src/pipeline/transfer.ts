@@ -9,6 +9,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import mime from "mime";
+import { withTimeout } from "../lib/deadline.ts";
 import type { CompletedPart, ObjectStore, PutOptions } from "../store/types.ts";
 import { isMultipart, MAX_COPY_SIZE, multipartEtag, partCount, partSizeFor } from "./etag.ts";
 
@@ -119,7 +120,7 @@ async function uploadParts(
   try {
     // Not cancelled midway: the server could create the upload without us learning its id, and
     // its parts could then never be cleaned up. It is short; the check right after stops us.
-    uploadId = await store.createMultipart(key, labelled, AbortSignal.timeout(60_000));
+    uploadId = await withTimeout(60_000, (t) => store.createMultipart(key, labelled, t));
     signal?.throwIfAborted();
     const count = partCount(size, partSize);
     const parts: CompletedPart[] = new Array(count);
@@ -190,7 +191,7 @@ async function readExactly(
  */
 async function abortQuietly(store: ObjectStore, key: string, uploadId: string): Promise<void> {
   try {
-    await store.abortMultipart(key, uploadId, AbortSignal.timeout(30_000));
+    await withTimeout(30_000, (t) => store.abortMultipart(key, uploadId, t));
   } catch {
     // Nothing more to do here; a later start's cleanup of stale uploads removes it.
   }
@@ -222,11 +223,12 @@ export async function copyObject(
   const info = await store.head(source, signal);
   if (info?.etag !== ifMatch) throw new SourceChangedError(source, key);
   const partSize = Math.min(partSizeFor(size), maxCopySize);
-  const uploadId = await store.createMultipart(key, {
+  const options = {
     storageClass,
     contentType: info.contentType ?? "application/octet-stream",
     metadata: info.metadata,
-  }, AbortSignal.timeout(60_000));
+  };
+  const uploadId = await withTimeout(60_000, (t) => store.createMultipart(key, options, t));
   try {
     signal?.throwIfAborted();
     const parts: CompletedPart[] = [];

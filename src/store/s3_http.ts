@@ -11,6 +11,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { timeoutSignal } from "../lib/deadline.ts";
 import { type SigningCredentials, signRequest, uriEncode } from "./sigv4.ts";
 
 export interface HttpTarget {
@@ -109,8 +110,8 @@ export class S3Http {
     signRequest(method, url, headers, await this.credentials(), this.target.bucketRegion);
     // A server that keeps the connection open and never answers must not hold a worker forever:
     // two minutes, plus the time the body needs at a slow 256 KiB/s.
-    const timeout = AbortSignal.timeout(120_000 + request.body.byteLength / 256);
-    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const timeout = timeoutSignal(120_000 + request.body.byteLength / 256);
+    const both = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
     let response: Response;
     let text: string;
     try {
@@ -120,8 +121,10 @@ export class S3Http {
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       // No answer (refused, reset, timed out): retry.ts treats NetworkingError as transient.
-      const why = timeout.aborted ? "no answer in time" : (err as Error).message;
+      const why = timeout.signal.aborted ? "no answer in time" : (err as Error).message;
       throw new S3HttpError("NetworkingError", why);
+    } finally {
+      timeout.clear();
     }
     if (!response.ok) {
       const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || `HTTP${response.status}`;
