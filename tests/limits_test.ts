@@ -93,15 +93,24 @@ Deno.test(`${SMALL_FILES} small files are synced and then watched in bounded mem
       }
       await writeFile(root, "later/new.txt", "new");
       await waitFor("a later file", async () => (await listBucket(bucket)).has("later/new.txt"));
-      // Measured on 2 cores: a peak of 198 MiB at 20,000 files and 391 MiB at 100,000 (380 MiB
-      // settled): about 150 MiB plus 2.5 KiB a file, the listing and the tree held whole. The
-      // ceiling catches a regression of that; the goal (issue 11: 150 MiB settled at 100,000)
-      // needs the merge-join that does not hold them.
-      const ceiling = 160 * MiB + 3 * 1024 * SMALL_FILES;
-      const [peak, settled] = [await rss(daemon.pid), await rss(daemon.pid, "VmRSS")];
+      // Issue 11's goals: settled while watching, under 150 MiB at 100,000 files and 250 MiB at a
+      // million; a peak under 400 MiB during a million files' first comparison. Nothing here
+      // grows with the tree (the listing is in SQLite, the walk holds one path's folders), so
+      // the ceilings are those goals, whatever S3SYNC_LIMITS_FILES is; the peak's is kept below
+      // its goal (measured: 229 MiB at 100,000 files). V8 gives back what a burst of garbage grew
+      // its heap to once the process has been idle for some seconds.
       const mib = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
-      const what = `peak ${mib(peak)}, settled ${mib(settled)}, want under ${mib(ceiling)}`;
-      assert.ok(peak < ceiling, what);
+      const peak = await rss(daemon.pid);
+      console.log(`${SMALL_FILES} files: peak ${mib(peak)}`);
+      assert.ok(peak < 300 * MiB, `peak ${mib(peak)}, want under 300 MiB`);
+      let settled = Infinity;
+      await waitFor("RSS to settle under 150 MiB", async () => {
+        settled = await rss(daemon.pid, "VmRSS");
+        return settled < 150 * MiB;
+      }, 120_000).catch((err) => {
+        throw new Error(`${err.message}: ${mib(settled)}`);
+      });
+      console.log(`${SMALL_FILES} files: settled ${mib(settled)}`);
     } finally {
       await daemon.stop();
     }
