@@ -70,6 +70,7 @@ interface Cases {
   readonly unchanged: string;
   readonly rewritten: string;
   readonly watching: string;
+  readonly settled: string;
   /** Absent when N is not above the slope's size. */
   readonly small?: string;
   readonly slope?: string;
@@ -82,6 +83,7 @@ function caseNames(big: DataSet, small: DataSet | undefined): Cases {
     unchanged: caseName(big, "second run, nothing changed"),
     rewritten: caseName(big, "1% rewritten, same size, new mtime"),
     watching: `watching ${n} synced files: RSS once /info says the site is idle`,
+    settled: `watching ${n} synced files: RSS 45 s after that`,
     small: small && caseName(small, "initial sync, fresh bucket"),
     slope: small &&
       `CPU a file of the initial sync, ${n} files against ${fmtCount(small.files.length)}`,
@@ -101,6 +103,7 @@ function declareRows(ctx: Context, cases: Cases): void {
     [cases.unchanged, [...oursTwice, ...peers], [PEAK, CPU]],
     [cases.rewritten, ours, [SECONDS, PEAK, CPU]],
     [cases.watching, ours, [RSS, PEAK]],
+    [cases.settled, ours, [RSS]],
   ];
   for (const [kase, whos, units] of rows) {
     if (kase === undefined) continue;
@@ -291,11 +294,15 @@ async function oursRuns(
       const mem = await memoryOnceIdle(cmd, port, ctx.timeoutMs);
       ctx.results.add(at(cases.watching, ours, RSS), mem.rssMiB);
       ctx.results.add(at(cases.watching, ours, PEAK), mem.peakMiB);
+      ctx.results.add(at(cases.settled, ours, RSS), mem.settledMiB);
       ctx.results.note(
         at(cases.watching, ours, RSS),
         `run ${r + 1}: idle ${mem.seconds.toFixed(1)} s after its start`,
       );
-      progress(`${cases.watching}: ${mem.rssMiB.toFixed(0)} MiB, ${mem.seconds.toFixed(1)} s`);
+      progress(
+        `${cases.watching}: ${mem.rssMiB.toFixed(0)} MiB, ${mem.seconds.toFixed(1)} s; ` +
+          `${mem.settledMiB.toFixed(0)} MiB 45 s later`,
+      );
     });
 
     const rewrite = at(cases.rewritten, ours, SECONDS);

@@ -53,14 +53,20 @@ async function readTree(dir: string): Promise<number> {
 export interface IdleMemory {
   /** From the start of the process to the first /info that said idle. */
   readonly seconds: number;
+  /** RSS when /info first said idle. */
   readonly rssMiB: number;
+  /** RSS after SETTLE_MS more of idleness: V8 gives back what garbage grew its heap to. */
+  readonly settledMiB: number;
   /** VmHWM: the highest RSS up to that moment. */
   readonly peakMiB: number;
 }
 
+/** V8's memory reducer starts after about 8 s without activity and needs a few rounds. */
+const SETTLE_MS = 45_000;
+
 /**
  * Starts `cmd` (the daemon watching, its HTTP server on `port` of loopback), waits until its /info
- * says every site is idle, reads its memory, and stops it.
+ * says every site is idle, reads its memory then and once settled, and stops it.
  */
 export async function memoryOnceIdle(
   cmd: readonly string[],
@@ -78,9 +84,12 @@ export async function memoryOnceIdle(
       () => daemon.exited ? `the daemon exited; its last output:\n${daemon.tail}` : undefined,
     );
     const seconds = (performance.now() - started) / 1000;
+    const rssMiB = (procStatusKiB(daemon.pid, "VmRSS") ?? NaN) / 1024;
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     return {
       seconds,
-      rssMiB: (procStatusKiB(daemon.pid, "VmRSS") ?? NaN) / 1024,
+      rssMiB,
+      settledMiB: (procStatusKiB(daemon.pid, "VmRSS") ?? NaN) / 1024,
       peakMiB: (procStatusKiB(daemon.pid, "VmHWM") ?? NaN) / 1024,
     };
   } finally {
