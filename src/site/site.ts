@@ -6,17 +6,14 @@
  *
  * The watcher and the periodic reconcile only say "look at this path"; the feeder (feeder.ts)
  * expands folders, the checksum stage decides what a path needs by looking at the disk and the
- * bucket as they are, and the upload stage acts. A path is in the pipeline at most once: a new
- * event for a path in flight marks it to be looked at again when the current job ends, and no
- * ending (done, changed meanwhile, failed) drops that mark. The feeder's end closes `checks`, the
- * checksum stage closes `actions`; stopping is "stop the feeder, then await both stages".
+ * bucket as they are, and the upload stage acts. A path is in the pipeline at most once (jobs.ts
+ * keeps that, and parks what failed). The feeder's end closes `checks`, the checksum stage closes
+ * `actions`; stopping is "stop the feeder, then await both stages".
  * @module
  */
 
 import type { SiteConfig } from "../config/types.ts";
-import { backoffDelay } from "../lib/backoff.ts";
 import { Channel } from "../lib/channel.ts";
-import { errorMessage, isNotFound } from "../lib/errors.ts";
 import { drain, Limiter } from "../lib/limiter.ts";
 import { log } from "../lib/log.ts";
 import { apply } from "../pipeline/apply.ts";
@@ -27,13 +24,13 @@ import type { HashPool } from "../pipeline/hash_pool.ts";
 import type { FileDigest } from "../pipeline/hash.ts";
 import type { ListingStore, RemoteIndex } from "../state/listing.ts";
 import type { SiteState } from "../state/store.ts";
-import { S3Error } from "../store/s3.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { DuePaths } from "./due.ts";
 import { Feeder, type FeederHost } from "./feeder.ts";
+import { Jobs, type JobsHost } from "./jobs.ts";
 import { isIncluded, KeyMap } from "./keys.ts";
 import { Moves } from "./moves.ts";
-import { describeFsError, isReadableFolder } from "./walk.ts";
+import { isReadableFolder } from "./walk.ts";
 import { watchSite } from "./watch.ts";
 
 export interface SiteOptions {
@@ -60,11 +57,7 @@ export interface SiteInfo {
   readonly lastSyncAt: Date | undefined;
 }
 
-/** Parked jobs come back after 5 s, 10 s, 20 s ... at most every 5 minutes. */
-const PARK_BASE_MS = 5_000;
-const PARK_MAX_MS = 5 * 60_000;
-
-export class Site implements SiteContext, FeederHost {
+export class Site implements SiteContext, FeederHost, JobsHost {
   readonly remote: RemoteIndex;
   readonly stats = new SiteStats();
   readonly keys: KeyMap;
@@ -74,9 +67,7 @@ export class Site implements SiteContext, FeederHost {
   readonly #moves: Moves;
   /** Paths the watcher reported since their last check: compared by content, not by their row. */
   readonly #touched = new Set<string>();
-  readonly #attempts = new Map<string, number>();
-  /** Paths between the feeder and the end of their job; true: look again when it ends. */
-  readonly #inPipeline = new Map<string, boolean>();
+  readonly #jobs = new Jobs(this);
   #initialSyncDone = false;
   /** Assumed until the watcher says otherwise, so that a first failure is reported. */
   #watching = true;
@@ -171,7 +162,7 @@ export class Site implements SiteContext, FeederHost {
 
   /** Idle: listed, nothing due, nothing in the pipeline, no reconcile running. */
   get idle(): boolean {
-    return this.#feeder.settled && this.due.size === 0 && this.#inPipeline.size === 0;
+    return this.#feeder.settled && this.due.size === 0 && this.#jobs.size === 0;
   }
 
   info(): SiteInfo {
@@ -179,9 +170,9 @@ export class Site implements SiteContext, FeederHost {
     return {
       name: this.config.name,
       initialSyncDone: this.#initialSyncDone,
-      queued: Math.max(0, this.due.size - this.#attempts.size) + checksum + upload,
+      queued: Math.max(0, this.due.size - this.#jobs.parked) + checksum + upload,
       inFlight: this.#active.checksum + this.#active.upload,
-      parked: this.#attempts.size,
+      parked: this.#jobs.parked,
       lastError: this.stats.lastError,
       lastSyncAt: this.stats.lastSyncAt,
     };
@@ -198,7 +189,7 @@ export class Site implements SiteContext, FeederHost {
   }
 
   get parked(): number {
-    return this.#attempts.size;
+    return this.#jobs.parked;
   }
 
   /** What the site believes is in the bucket: object count and total bytes. */
@@ -275,15 +266,11 @@ export class Site implements SiteContext, FeederHost {
       this.forgetTouched(rel);
       return;
     }
-    if (this.#inPipeline.has(rel)) {
-      this.#inPipeline.set(rel, true);
-      return;
-    }
-    this.#inPipeline.set(rel, false);
+    if (!this.#jobs.enter(rel)) return;
     try {
       await this.#checks!.send(rel, { signal });
     } catch (err) {
-      this.#inPipeline.delete(rel);
+      this.#jobs.leave(rel);
       throw err;
     }
   }
@@ -294,7 +281,7 @@ export class Site implements SiteContext, FeederHost {
       if (!action) this.#finish(rel, false);
       return action;
     } catch (err) {
-      this.#fail(rel, err, cancel);
+      this.#jobs.fail(rel, err, cancel);
       return undefined;
     }
   }
@@ -302,45 +289,15 @@ export class Site implements SiteContext, FeederHost {
   async #apply(action: Action, cancel: AbortSignal): Promise<void> {
     try {
       const { again } = await apply(this, action, cancel);
-      this.#attempts.delete(action.rel);
       this.#finish(action.rel, again);
     } catch (err) {
-      this.#fail(action.rel, err, cancel);
+      this.#jobs.fail(action.rel, err, cancel);
     }
   }
 
   #finish(rel: string, again: boolean): void {
-    const rerun = this.#inPipeline.get(rel);
-    this.#inPipeline.delete(rel);
     if (!again) this.#moves.done(rel);
-    if (again || rerun) this.due.set(rel, Date.now() + (again ? this.config.watchIntervalMs : 0));
-    this.notifyIfIdle();
-  }
-
-  /** A job that failed after its retries is parked and tried again later, never dropped. */
-  #fail(rel: string, err: unknown, cancel: AbortSignal): void {
-    const rerun = this.#inPipeline.get(rel);
-    this.#inPipeline.delete(rel);
-    if (cancel.aborted) return; // stopping: the next start's reconcile picks it up
-    if (isNotFound(err)) {
-      // The file went away while it was read (its hash, its upload): not an error, a new look.
-      this.due.set(rel, Date.now());
-      this.notifyIfIdle();
-      return;
-    }
-    // An event that came in meanwhile is never dropped with the failed job.
-    if (rerun) this.due.set(rel, Date.now());
-    const cloud = err instanceof S3Error;
-    const message = cloud ? errorMessage(err) : `Cannot sync "${rel}": ${describeFsError(err)}`;
-    this.recordError(cloud ? "cloud" : "local", message);
-    this.stats.failedJobs++;
-    if (cloud && !this.options.once) {
-      const attempts = (this.#attempts.get(rel) ?? 0) + 1;
-      this.#attempts.set(rel, attempts);
-      const delay = Math.max(PARK_BASE_MS, backoffDelay(attempts, PARK_BASE_MS, PARK_MAX_MS));
-      this.due.set(rel, Date.now() + delay);
-    }
-    this.notifyIfIdle();
+    this.#jobs.finish(rel, again);
   }
 
   recordError(scope: ErrorScope, message: string): void {

@@ -1,0 +1,99 @@
+/**
+ * A site's jobs, from the feeder to their end. A path is in the pipeline at most once: a new event
+ * for a path in flight marks it to be looked at again when the current job ends, and no ending
+ * (done, changed meanwhile, failed) drops that mark. A job that failed after its S3 retries is
+ * parked and tried again later, never dropped.
+ * @module
+ */
+
+import type { SiteConfig } from "../config/types.ts";
+import { backoffDelay } from "../lib/backoff.ts";
+import { errorMessage, isNotFound } from "../lib/errors.ts";
+import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
+import { S3Error } from "../store/s3.ts";
+import type { DuePaths } from "./due.ts";
+import { describeFsError } from "./walk.ts";
+
+/** Parked jobs come back after 5 s, 10 s, 20 s ... at most every 5 minutes. */
+const PARK_BASE_MS = 5_000;
+const PARK_MAX_MS = 5 * 60_000;
+
+/** What the jobs need from their site. */
+export interface JobsHost {
+  readonly config: SiteConfig;
+  readonly due: DuePaths;
+  readonly stats: SiteStats;
+  readonly once: boolean;
+  recordError(scope: ErrorScope, message: string): void;
+  notifyIfIdle(): void;
+}
+
+export class Jobs {
+  /** Paths between the feeder and the end of their job; true: look again when it ends. */
+  readonly #inPipeline = new Map<string, boolean>();
+  /** Failed attempts of the parked paths. */
+  readonly #attempts = new Map<string, number>();
+
+  constructor(private readonly site: JobsHost) {}
+
+  /** Paths in the pipeline. */
+  get size(): number {
+    return this.#inPipeline.size;
+  }
+
+  /** Paths waiting to be tried again after a failure. */
+  get parked(): number {
+    return this.#attempts.size;
+  }
+
+  /** True when `rel` enters the pipeline; false when it is in already (and is marked to rerun). */
+  enter(rel: string): boolean {
+    if (this.#inPipeline.has(rel)) {
+      this.#inPipeline.set(rel, true);
+      return false;
+    }
+    this.#inPipeline.set(rel, false);
+    return true;
+  }
+
+  /** The path never got into the pipeline after all (its send was aborted). */
+  leave(rel: string): void {
+    this.#inPipeline.delete(rel);
+  }
+
+  /** The job ended well; `again`: the file was changing, look once it is quiet. */
+  finish(rel: string, again: boolean): void {
+    const { site } = this;
+    const rerun = this.#inPipeline.get(rel);
+    this.#inPipeline.delete(rel);
+    this.#attempts.delete(rel);
+    if (again || rerun) site.due.set(rel, Date.now() + (again ? site.config.watchIntervalMs : 0));
+    site.notifyIfIdle();
+  }
+
+  fail(rel: string, err: unknown, cancel: AbortSignal): void {
+    const { site } = this;
+    const rerun = this.#inPipeline.get(rel);
+    this.#inPipeline.delete(rel);
+    if (cancel.aborted) return; // stopping: the next start's reconcile picks it up
+    if (isNotFound(err)) {
+      // The file went away while it was read (its hash, its upload): not an error, a new look.
+      site.due.set(rel, Date.now());
+      site.notifyIfIdle();
+      return;
+    }
+    // An event that came in meanwhile is never dropped with the failed job.
+    if (rerun) site.due.set(rel, Date.now());
+    const cloud = err instanceof S3Error;
+    const message = cloud ? errorMessage(err) : `Cannot sync "${rel}": ${describeFsError(err)}`;
+    site.recordError(cloud ? "cloud" : "local", message);
+    site.stats.failedJobs++;
+    if (cloud && !site.once) {
+      const attempts = (this.#attempts.get(rel) ?? 0) + 1;
+      this.#attempts.set(rel, attempts);
+      const delay = Math.max(PARK_BASE_MS, backoffDelay(attempts, PARK_BASE_MS, PARK_MAX_MS));
+      site.due.set(rel, Date.now() + delay);
+    }
+    site.notifyIfIdle();
+  }
+}
