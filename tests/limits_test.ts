@@ -101,7 +101,6 @@ Deno.test(`${SMALL_FILES} small files are synced and then watched in bounded mem
       // its heap to once the process has been idle for some seconds.
       const mib = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
       const peak = await rss(daemon.pid);
-      console.log(`${SMALL_FILES} files: peak ${mib(peak)}`);
       assert.ok(peak < 300 * MiB, `peak ${mib(peak)}, want under 300 MiB`);
       let settled = Infinity;
       await waitFor("RSS to settle under 150 MiB", async () => {
@@ -110,7 +109,6 @@ Deno.test(`${SMALL_FILES} small files are synced and then watched in bounded mem
       }, 120_000).catch((err) => {
         throw new Error(`${err.message}: ${mib(settled)}`);
       });
-      console.log(`${SMALL_FILES} files: settled ${mib(settled)}`);
     } finally {
       await daemon.stop();
     }
