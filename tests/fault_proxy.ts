@@ -10,6 +10,8 @@
  * - `resetAfterBytes` + `resetShare`: that share of new connections is closed after that many bytes
  *   from the client;
  * - `delayMs`: the first byte of every response is held that long;
+ * - `oneWayMs`, `upBytesPerSecond`, `downBytesPerSecond`: a slow network (see wan_link.ts), with
+ *   that latency each way and those rates to and from the server, shared by all connections;
  * - `status` + `statusShare`: that share of requests is answered with an S3 XML error, not
  *   forwarded, with `Connection: close`. Only this needs HTTP: request heads are read, bodies are
  *   counted by Content-Length (a chunked body turns parsing off for the rest of its connection).
@@ -19,12 +21,17 @@
  * @module
  */
 
+import { Lane, Pipe } from "./wan_link.ts";
+
 export interface Faults {
   refuse?: boolean;
   blackhole?: boolean;
   resetAfterBytes?: number;
   resetShare?: number;
   delayMs?: number;
+  oneWayMs?: number;
+  upBytesPerSecond?: number;
+  downBytesPerSecond?: number;
   statusShare?: number;
   status?: 503 | 500;
 }
@@ -44,6 +51,8 @@ interface Link {
   upstream?: Deno.Conn;
   /** Set when the client sent bytes since the last response byte: the next one starts a response. */
   turn: boolean;
+  /** Its two directions through a slow network, once it has sent something through one. */
+  pipes?: { server?: Pipe; client?: Pipe };
 }
 
 const ERRORS = {
@@ -52,6 +61,7 @@ const ERRORS = {
 } as const;
 const HEAD_END = new Uint8Array([13, 10, 13, 10]);
 const encoder = new TextEncoder();
+const NO_DELAY = new Lane({ oneWayMs: 0 });
 
 const chosen = (share: number | undefined, n: number): boolean =>
   !!share && Math.floor((n + 1) * share) > Math.floor(n * share);
@@ -70,6 +80,7 @@ export class FaultProxy {
   readonly #links = new Set<Link>();
   readonly #handlers = new Set<Promise<void>>();
   #faults: Faults = {};
+  #lanes = { server: NO_DELAY, client: NO_DELAY };
   #paused: PromiseWithResolvers<void> | undefined;
   readonly #accepting: Promise<void>;
 
@@ -90,6 +101,11 @@ export class FaultProxy {
   /** Replaces the faults in force (those not named are off). */
   set(faults: Faults): void {
     this.#faults = { ...faults };
+    const { oneWayMs = 0, upBytesPerSecond, downBytesPerSecond } = faults;
+    this.#lanes = {
+      server: new Lane({ oneWayMs, bytesPerSecond: upBytesPerSecond }),
+      client: new Lane({ oneWayMs, bytesPerSecond: downBytesPerSecond }),
+    };
     if (faults.refuse) { for (const link of [...this.#links]) this.#drop(link); }
     if (faults.blackhole && !this.#paused) {
       this.#paused = Promise.withResolvers();
@@ -168,7 +184,7 @@ export class FaultProxy {
     let sent = 0;
     for (;;) {
       const read = await link.client.read(buffer);
-      if (read === null) return;
+      if (read === null) return await link.pipes?.server?.flush();
       const take = Math.min(read, resetAt - sent);
       let chunk: Uint8Array = buffer.subarray(0, take);
       sent += take;
@@ -177,7 +193,7 @@ export class FaultProxy {
         if (opaque || bodyLeft > 0) {
           const part = opaque ? chunk : chunk.subarray(0, bodyLeft);
           if (!opaque) bodyLeft -= part.length;
-          await this.#forward(link.upstream!, part);
+          await this.#forward(link, "server", part);
           chunk = chunk.subarray(part.length);
           continue;
         }
@@ -196,7 +212,7 @@ export class FaultProxy {
         if (chosen(this.#faults.statusShare, this.stats.requests++)) {
           return await this.#answerError(link, text);
         }
-        await this.#forward(link.upstream!, request);
+        await this.#forward(link, "server", request);
         opaque = /^transfer-encoding:/im.test(text);
         bodyLeft = Number(/^content-length:\s*(\d+)/im.exec(text)?.[1] ?? 0);
       }
@@ -207,9 +223,17 @@ export class FaultProxy {
     }
   }
 
-  async #forward(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  async #forward(link: Link, to: "server" | "client", data: Uint8Array): Promise<void> {
     await this.#gate();
-    for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
+    const lane = this.#lanes[to];
+    if (lane.idle && !link.pipes?.[to]) {
+      const conn = to === "server" ? link.upstream! : link.client;
+      for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
+      return;
+    }
+    const pipes = link.pipes ??= {};
+    pipes[to] ??= new Pipe(to === "server" ? link.upstream! : link.client, lane);
+    await pipes[to].send(data);
   }
 
   /** Server to client: the first byte after a request is held `delayMs`. */
@@ -217,11 +241,12 @@ export class FaultProxy {
     const buffer = new Uint8Array(64 * 1024);
     for (;;) {
       const read = await link.upstream!.read(buffer);
-      if (read === null) return;
+      // What the slow network still carries reaches the client before the connection goes.
+      if (read === null) return await link.pipes?.client?.flush();
       const delay = this.#faults.delayMs ?? 0;
       if (link.turn && delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       link.turn = false;
-      await this.#forward(link.client, buffer.subarray(0, read));
+      await this.#forward(link, "client", buffer.subarray(0, read));
     }
   }
 
@@ -234,7 +259,8 @@ export class FaultProxy {
       `<Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;
     const body = head.startsWith("HEAD ") ? "" : xml;
     await this.#forward(
-      link.client,
+      link,
+      "client",
       encoder.encode(
         `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/xml\r\n` +
           `Content-Length: ${encoder.encode(body).length}\r\nConnection: close\r\n\r\n${body}`,

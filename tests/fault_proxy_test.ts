@@ -143,3 +143,30 @@ Deno.test("FaultProxy blackhole holds requests until it is switched off, delayMs
     assert.ok(Date.now() - started >= 300);
   });
 });
+
+Deno.test("FaultProxy as a slow network: latency each way and a rate each way, bytes unchanged", async () => {
+  const bucket = await newBucket("proxy-wan");
+  await withProxy(async (proxy, client) => {
+    const body = bytes(2 * 1024 * 1024, 3);
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: "warm", Body: new Uint8Array(1) }),
+    );
+    proxy.set({ oneWayMs: 60, upBytesPerSecond: 4 * 1024 * 1024, downBytesPerSecond: 8 << 20 });
+    // Lower bounds only: a request and its answer cross the link once each way, and 2 MiB take
+    // half a second up at 4 MiB/s and a quarter down at 8 MiB/s.
+    let started = performance.now();
+    await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.ok(performance.now() - started >= 120, "a round trip takes both one-way delays");
+    started = performance.now();
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: "big", Body: body }));
+    assert.ok(performance.now() - started >= 500 + 120, "the upload is paced at the up rate");
+    started = performance.now();
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: "big" }));
+    assert.deepEqual(await got.Body!.transformToByteArray(), body);
+    assert.ok(performance.now() - started >= 250 + 120, "the download is paced at the down rate");
+    proxy.set({});
+    started = performance.now();
+    await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.ok(performance.now() - started < 2_000, "switched off, requests go through at once");
+  });
+});
