@@ -6,12 +6,14 @@
  * bench-results/<timestamp>.json. Code: scripts/bench/.
  *
  *   deno task bench [--runs N] [--scenarios 1,2,...] [--quick] [--timeout S] [--tools L] [--files N]
+ *                   [--profile lan|wan|far]
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { provideS3 } from "./s3env.ts";
 import { markdown, reportRows } from "./bench/report.ts";
+import { PROFILES, startLink } from "./bench/profiles.ts";
 import { makeClient } from "./bench/s3.ts";
 import {
   type Context,
@@ -30,7 +32,7 @@ import { allTools, ensurePeers } from "./bench/tools.ts";
 
 const USAGE =
   `Usage: deno task bench [--runs N] [--scenarios 1,2,...] [--quick] [--timeout S] [--tools L]
-                        [--files N]
+                        [--files N] [--profile P]
 
   --runs N         repetitions of every measurement (default 3, at least 1)
   --scenarios L    which scenarios to run (default 1-7; 8 runs only when named):
@@ -50,6 +52,9 @@ const USAGE =
                    files / 100,000 when that is above 1)
   --tools L        which tools to run (default all): ours,aws,rclone,s3cmd
   --files N        files in scenario 8 (default 100000; --quick divides by 10)
+  --profile P      the network between the tools and the server (default lan):
+                     lan as it is; wan 30 ms round trips; far 120 ms round trips and
+                     100 Mbit/s each way (a delay proxy in user space; setup goes direct)
 
 Runs against S3SYNC_TEST_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY) when set, else a local Ceph RGW
 started with RGW_MEMSTORE_BYTES (default here 12 GiB; data lives in RAM).`;
@@ -62,6 +67,7 @@ const { values: flags } = parseArgs({
     timeout: { type: "string", default: "600" },
     tools: { type: "string", default: "ours,aws,rclone,s3cmd" },
     files: { type: "string", default: String(SCALE_FILES) },
+    profile: { type: "string", default: "lan" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -87,6 +93,9 @@ for (const n of scenarios) {
 if (!Number.isInteger(files) || files < 1) {
   throw new Error(`--files must be a whole number >= 1, got "${flags.files}"`);
 }
+if (!(flags.profile in PROFILES)) {
+  throw new Error(`--profile takes ${Object.keys(PROFILES).join(", ")}, got "${flags.profile}"`);
+}
 
 /** The daemon's code as it stood: commit, and the files under test that differ from it. */
 async function gitState(): Promise<string> {
@@ -107,13 +116,16 @@ async function gitState(): Promise<string> {
 const codeAtStart = await gitState();
 await ensurePeers();
 if (!Deno.env.get("RGW_MEMSTORE_BYTES")) Deno.env.set("RGW_MEMSTORE_BYTES", String(12 * 2 ** 30));
-const s3 = await provideS3();
+const server = await provideS3();
+const link = await startLink(server, flags.profile);
+const s3 = link.s3;
 const tmp = await Deno.makeTempDir({ prefix: "s3sync-bench-" });
 const started = new Date();
 const results = new Results();
 const ctx: Context = {
   s3,
-  client: makeClient(s3),
+  client: makeClient(server),
+  linked: makeClient(s3),
   tmp,
   runs,
   quick: flags.quick,
@@ -124,7 +136,7 @@ const ctx: Context = {
 };
 const stop = () => {
   console.error("bench: interrupted; stopping the S3 server");
-  s3.stop().finally(() => Deno.exit(130));
+  server.stop().finally(() => Deno.exit(130));
 };
 Deno.addSignalListener("SIGINT", stop);
 
@@ -135,9 +147,9 @@ try {
   ctx.tools.push(...(await allTools(s3, tmp)).filter((t) => wanted.has(keyword(t.name))));
   if (!ctx.tools.some((t) => t.kind === "ours")) throw new Error("--tools must include ours");
   console.error(
-    `bench: endpoint ${s3.endpoint}, ${runs} run(s), scenarios ${[...scenarios].join(",")}${
-      flags.quick ? ", quick" : ""
-    }, temp ${tmp}`,
+    `bench: endpoint ${server.endpoint}, profile ${flags.profile}, ${runs} run(s), scenarios ${
+      [...scenarios].join(",")
+    }${flags.quick ? ", quick" : ""}, temp ${tmp}`,
   );
   if (scenarios.has(7)) await scenario7(ctx);
   if (scenarios.has(1)) await scenario1(ctx);
@@ -153,7 +165,9 @@ try {
   console.error(`bench: stopped by an error: ${err instanceof Error ? err.stack : err}`);
 } finally {
   ctx.client.destroy();
-  await s3.stop();
+  ctx.linked.destroy();
+  await link.close();
+  await server.stop();
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
 }
 
@@ -167,8 +181,10 @@ const header = [
     (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0)
   } GiB RAM; ` +
   `server ${
-    Deno.env.get("S3SYNC_TEST_ENDPOINT") ? s3.endpoint : "local Ceph RGW (memstore), same machine"
-  }; ` +
+    Deno.env.get("S3SYNC_TEST_ENDPOINT")
+      ? server.endpoint
+      : "local Ceph RGW (memstore), same machine"
+  }, network profile ${flags.profile}; ` +
   `${runs} run(s) per figure${
     flags.quick ? "; --quick (data sets ~10x smaller)" : ""
   }; Deno ${Deno.version.deno}.`,
@@ -193,14 +209,22 @@ await Deno.writeTextFile(
     {
       started: started.toISOString(),
       finished: new Date().toISOString(),
-      options: { runs, scenarios: [...scenarios], quick: flags.quick, timeoutS, files },
+      options: {
+        runs,
+        scenarios: [...scenarios],
+        quick: flags.quick,
+        timeoutS,
+        files,
+        profile: flags.profile,
+      },
       machine: {
         cores: navigator.hardwareConcurrency,
         cpu,
         memoryBytes: Deno.systemMemoryInfo().total,
         deno: Deno.version.deno,
       },
-      endpoint: s3.endpoint,
+      endpoint: server.endpoint,
+      profile: flags.profile,
       code: { atStart: codeAtStart, atEnd: codeAtEnd },
       commands: Object.fromEntries(ctx.commands),
       error: failure ? String(failure) : null,

@@ -275,7 +275,7 @@ async function oursRuns(
     };
     await restart(WITH_STATE);
     await attempt(ctx, at(cases.unchanged, LIST_READ, SECONDS), r, async () => {
-      const { list, read } = await listAndRead(ctx.client, big, bucket);
+      const { list, read } = await listAndRead(ctx.linked, big, bucket);
       ctx.results.add(at(cases.unchanged, LIST_READ, SECONDS), list + read);
       ctx.results.add(at(cases.unchanged, LIST_ONLY, SECONDS), list);
       ctx.results.add(at(cases.unchanged, READ_ONLY, SECONDS), read);
