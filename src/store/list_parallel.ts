@@ -57,6 +57,20 @@ const MIN_PART_PAGES = 2;
 /** Pages listed ahead of the consumer, per request in flight, before listing waits. */
 const PAGES_AHEAD = 2;
 
+/** Every object under `prefix`, one page after another, in key order: the plain ListObjectsV2 loop. */
+export async function* listSequential(
+  store: Pick<ObjectStore, "listPage">,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<RemoteObject[]> {
+  let token: string | undefined;
+  do {
+    const page = await store.listPage(prefix, { continuationToken: token }, signal);
+    yield page.objects;
+    token = page.next;
+  } while (token);
+}
+
 /** Every object under `prefix` ("" for the whole bucket), page by page, in no particular order. */
 export async function* listParallel(
   store: Listable,

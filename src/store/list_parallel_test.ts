@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { alphabet, below, keyBetween, ladder, splitPoints } from "./key_cuts.ts";
-import { type Listable, listParallel } from "./list_parallel.ts";
+import { type Listable, listParallel, listSequential } from "./list_parallel.ts";
 import type { ListedPage, ListPageOptions, RemoteObject } from "./types.ts";
 
 const utf8 = new TextEncoder();
@@ -121,14 +121,9 @@ class FakeStore implements Listable {
     return low;
   }
 
-  async *list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]> {
+  list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]> {
     this.listCalls++;
-    let token: string | undefined;
-    do {
-      const page = await this.listPage(prefix, { continuationToken: token }, signal);
-      yield page.objects;
-      token = page.next;
-    } while (token);
+    return listSequential(this, prefix, signal);
   }
 }
 

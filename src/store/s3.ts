@@ -22,6 +22,7 @@ import type { SiteConfig } from "../config/types.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { errorCode, httpStatus, withRetry } from "./retry.ts";
+import { listSequential } from "./list_parallel.ts";
 import { decodeListedKey, S3Http } from "./s3_http.ts";
 import type {
   CompletedPart,
@@ -150,13 +151,8 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async *list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]> {
-    let token: string | undefined;
-    do {
-      const page = await this.listPage(prefix, { continuationToken: token }, signal);
-      yield page.objects;
-      token = page.next;
-    } while (token);
+  list(prefix: string, signal?: AbortSignal): AsyncGenerator<RemoteObject[]> {
+    return listSequential(this, prefix, signal);
   }
 
   async listPage(
