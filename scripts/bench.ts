@@ -27,6 +27,7 @@ import {
   scenario7,
 } from "./bench/scenarios.ts";
 import { SCALE_FILES, scenario8 } from "./bench/scale.ts";
+import { scenario9 } from "./bench/bandwidth.ts";
 import { Results } from "./bench/stats.ts";
 import { allTools, ensurePeers } from "./bench/tools.ts";
 
@@ -35,7 +36,7 @@ const USAGE =
                         [--files N] [--profile P]
 
   --runs N         repetitions of every measurement (default 3, at least 1)
-  --scenarios L    which scenarios to run (default 1-7; 8 runs only when named):
+  --scenarios L    which scenarios to run (default 1-7; 8 and 9 run only when named):
                      1 initial sync, 4 KiB files (objects/s)
                      2 initial sync, 1 MiB and 200 MiB files (MB/s)
                      3 second run, nothing changed (s), against list + walk
@@ -47,6 +48,8 @@ const USAGE =
                        ours at 10,000 too (CPU per file at both); second run, nothing
                        changed, ours with and without its state store, against list + read;
                        ours after 1% rewrites; its RSS watching, once idle
+                     9 bandwidth_limit 10MiB/s: ours' mean rate over 30 s and its fullest
+                       second, counted at a proxy (runs only when named)
   --quick          data sets ~10x smaller, for a smoke run
   --timeout S      limit of one measurement (default 600; scenario 8 multiplies it by
                    files / 100,000 when that is above 1)
@@ -86,8 +89,8 @@ if (!(timeoutS > 0)) {
   throw new Error(`--timeout must be a number of seconds, got "${flags.timeout}"`);
 }
 for (const n of scenarios) {
-  if (!(n >= 1 && n <= 8 && Number.isInteger(n))) {
-    throw new Error(`--scenarios takes numbers 1-8, got "${flags.scenarios}"`);
+  if (!(n >= 1 && n <= 9 && Number.isInteger(n))) {
+    throw new Error(`--scenarios takes numbers 1-9, got "${flags.scenarios}"`);
   }
 }
 if (!Number.isInteger(files) || files < 1) {
@@ -152,6 +155,7 @@ try {
     }${flags.quick ? ", quick" : ""}, temp ${tmp}`,
   );
   if (scenarios.has(7)) await scenario7(ctx);
+  if (scenarios.has(9)) await scenario9(ctx);
   if (scenarios.has(1)) await scenario1(ctx);
   if (scenarios.has(2)) await scenario2(ctx);
   if (scenarios.has(3)) await scenario3(ctx);

@@ -23,10 +23,11 @@ export function statusSource(daemon: Daemon, version: string): StatusSource {
     status: () => daemon.status,
     sites: () => daemon.generation.sites.map((site) => site.info()),
     settings: () => ({
-      uploadWorkers: daemon.generation.config.uploadWorkers,
+      uploadWorkers: daemon.generation.uploads.workers,
       checksumWorkers: daemon.generation.config.checksumWorkers,
       logLevel: logLevel(),
     }),
+    concurrency: () => daemon.generation.uploads.endpoints(),
     lastReloadError: () => daemon.reloadError,
     requestReload: (force) => daemon.requestReload(force),
   };
@@ -57,6 +58,7 @@ export function metricsSource(daemon: Daemon): MetricsSource {
           lastReconcileAt: stats.lastReconcileAt,
         };
       }),
+    concurrency: () => daemon.generation.uploads.endpoints(),
     reloads: () => ({ ...daemon.reloads }),
     configError: () => daemon.reloadError !== undefined,
   };

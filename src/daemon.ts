@@ -8,6 +8,7 @@
 
 import type { LoadedConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
+import { TokenBucket } from "./lib/token_bucket.ts";
 import { Generation, type GenerationOptions } from "./generation.ts";
 import { ConfigError, errorMessage } from "./lib/errors.ts";
 import { log, registerSecret, setLogFormat, setLogLevel } from "./lib/log.ts";
@@ -40,6 +41,8 @@ export class Daemon {
   #reloading: Promise<void> | undefined;
   #followUp: { force: boolean } | undefined;
   #stopped: Promise<void> | undefined;
+  /** `bandwidth_limit` of all sites: one bucket for the daemon's life, its rate set by each config. */
+  readonly #bandwidth = new TokenBucket(0);
 
   constructor(
     initial: LoadedConfig,
@@ -113,7 +116,9 @@ export class Daemon {
   }
 
   #newGeneration(config: Config): Generation {
-    return new Generation(config, { ...this.options, once: false, dryRun: false });
+    this.#bandwidth.bytesPerSecond = config.bandwidthLimit;
+    const bandwidth = this.#bandwidth;
+    return new Generation(config, { ...this.options, once: false, dryRun: false, bandwidth });
   }
 
   /** Stops intake, lets in-flight work finish within the grace period, then cancels the rest. */

@@ -1,8 +1,9 @@
 /**
  * A generation: the sites of one config, running on shared checksum and upload limiters, hashing
  * threads and state store. Stopping it first stops intake (watchers and feeders; the stages
- * drain), then, after a grace period, cancels S3 calls still in flight (multipart uploads are
- * aborted); what did not finish is found again by the next generation's first comparison.
+ * drain), then, after a grace period, cancels S3 calls still in flight; what did not finish is
+ * found again by the next generation's first comparison. A multipart upload cut short that way is
+ * kept, with its record in the state store, and the next generation resumes it (transfer.ts).
  * @module
  */
 
@@ -13,7 +14,9 @@ import { HashPool } from "./pipeline/hash_pool.ts";
 import { Site } from "./site/site.ts";
 import { ListingStore } from "./state/listing.ts";
 import { type SiteState, StateStore } from "./state/store.ts";
-import { createS3Store } from "./store/s3.ts";
+import { createS3Store, type UploadHooks } from "./store/s3.ts";
+import { TokenBucket } from "./lib/token_bucket.ts";
+import { AUTO_MAX, Uploads } from "./uploads.ts";
 import type { ObjectStore } from "./store/types.ts";
 
 export interface GenerationOptions {
@@ -26,7 +29,16 @@ export interface GenerationOptions {
    */
   readonly trustState?: boolean;
   /** Tests swap the store; the daemon always uses S3. */
-  readonly createStore?: (site: SiteConfig, maxSockets: number) => ObjectStore;
+  readonly createStore?: (
+    site: SiteConfig,
+    maxSockets: number,
+    uploads: UploadHooks,
+  ) => ObjectStore;
+  /**
+   * The bandwidth limit of all sites together. The daemon passes the same one to every generation
+   * (with the rate of the config), so that a reload does not let a burst through.
+   */
+  readonly bandwidth?: TokenBucket;
   readonly onUpload?: (site: string, seconds: number) => void;
 }
 
@@ -44,7 +56,7 @@ export interface Summary {
 export class Generation {
   readonly sites: readonly Site[];
   readonly checksum: Limiter;
-  readonly upload: Limiter;
+  readonly uploads: Uploads;
   readonly #hashes: HashPool;
   readonly #state: StateStore;
   readonly #listings: ListingStore;
@@ -55,24 +67,28 @@ export class Generation {
 
   constructor(readonly config: Config, options: GenerationOptions) {
     this.checksum = new Limiter(config.checksumWorkers);
-    this.upload = new Limiter(config.uploadWorkers);
+    this.uploads = new Uploads(config, options.bandwidth ?? new TokenBucket(config.bandwidthLimit));
     this.#hashes = new HashPool(config.checksumWorkers);
     this.#state = StateStore.open(config.stateDir);
     this.#listings = ListingStore.open(config.stateDir);
     const createStore = options.createStore ?? createS3Store;
-    const sockets = config.uploadWorkers + config.checksumWorkers;
+    const uploadMax = config.uploadWorkers === "auto" ? AUTO_MAX : config.uploadWorkers;
+    // A socket for each upload and checksum worker; a multipart upload's parts share its own.
+    const sockets = uploadMax + config.checksumWorkers;
     const trust = options.trustState ?? true;
     this.sites = config.sites.map((site) => {
       // Keyed by what the site syncs, not by its name, which a user may change.
       const state = this.#state.forSite(
         [site.endpoint ?? "aws", site.bucket, site.bucketPath, site.localPath].join(" "),
       );
-      return new Site(site, createStore(site, sockets), {
+      const uploads = this.uploads.forSite(site);
+      return new Site(site, createStore(site, sockets, uploads.hooks), {
         state: trust ? state : writeOnly(state),
         listings: this.#listings,
         hashes: this.#hashes,
         checksum: this.checksum,
-        upload: this.upload,
+        upload: uploads.limiter,
+        uploadMax: uploads.max,
         uploadQueueBuffer: config.uploadQueueBuffer,
         once: options.once || options.dryRun,
         dryRun: options.dryRun,
@@ -142,5 +158,7 @@ function writeOnly(state: SiteState): SiteState {
     put: (rel, file) => state.put(rel, file),
     delete: (rel) => state.delete(rel),
     findMoved: () => undefined,
+    // Trusted as before: a resume re-reads every part it skips and compares it with the server's.
+    uploads: state.uploads,
   };
 }

@@ -14,6 +14,7 @@ import {
   newBucket,
   parseMetrics,
   pendingUploads,
+  runDaemon,
   sortedKeys,
   tempDir,
   testS3,
@@ -168,7 +169,7 @@ Deno.test("/metrics reports the objects and bytes that are in the bucket", async
   }
 });
 
-Deno.test("SIGTERM during a large upload leaves no pending multipart upload", async () => {
+Deno.test("SIGTERM during a large upload keeps it to resume; the next run completes it and leaves none", async () => {
   const root = await tempDir();
   const bucket = await newBucket("sigterm");
   await writeFile(root, "huge.bin", bytes(200 * MiB, 9));
@@ -181,8 +182,13 @@ Deno.test("SIGTERM during a large upload leaves no pending multipart upload", as
   // A zero grace period cancels the upload at once instead of letting it finish.
   daemon.signal("SIGTERM");
   assert.equal(await daemon.exited(), 0);
-  assert.deepEqual(await pendingUploads(bucket), []);
   assert.deepEqual(await sortedKeys(bucket), []);
+  // Kept (and remembered) for the next start to resume, not thrown away.
+  for (const key of await pendingUploads(bucket)) assert.equal(key, "huge.bin");
+  const again = await runDaemon(["--config", config, "--once"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(await sortedKeys(bucket), ["huge.bin"]);
+  assert.deepEqual(await pendingUploads(bucket), []);
 });
 
 Deno.test("a change to the config file reloads the daemon by itself", async () => {

@@ -44,6 +44,8 @@ export interface ProxyStats {
   blackholed: number;
   resets: number;
   statuses: number;
+  /** Bytes from clients, forwarded or queued on the link to the server. */
+  bytesUp: number;
 }
 
 interface Link {
@@ -74,6 +76,7 @@ export class FaultProxy {
     blackholed: 0,
     resets: 0,
     statuses: 0,
+    bytesUp: 0,
   };
   readonly #listener: Deno.Listener;
   readonly #upstream: { hostname: string; port: number };
@@ -225,6 +228,7 @@ export class FaultProxy {
 
   async #forward(link: Link, to: "server" | "client", data: Uint8Array): Promise<void> {
     await this.#gate();
+    if (to === "server") this.stats.bytesUp += data.length;
     const lane = this.#lanes[to];
     if (lane.idle && !link.pipes?.[to]) {
       const conn = to === "server" ? link.upstream! : link.client;

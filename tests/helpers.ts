@@ -143,6 +143,8 @@ export function siteConfig(
     credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
     watchIntervalMs: 200,
     s3OpsRetries: 3,
+    requestTimeoutMs: 60_000,
+    bandwidthLimit: 0,
     exclusions: [],
     inclusions: [/.*/],
     reconcileIntervalMs: 0,

@@ -54,6 +54,7 @@ const store = createS3Store({
   bucketRegion: region,
   credentials: { accessKeyId, secretAccessKey },
   s3OpsRetries: 3,
+  requestTimeoutMs: 60_000,
 }, Math.max(...CONCURRENCIES));
 
 /** Counts the requests a listing makes. */

@@ -2,7 +2,8 @@
  * The tools under comparison and their exact command lines: our daemon (`--once` for batch
  * scenarios, watching for real-time ones) and the peers people would use instead (aws s3 sync,
  * rclone sync, s3cmd sync), each configured for the local endpoint in files under the bench's temp
- * folder, with its usual settings plus our concurrency where it has such a setting.
+ * folder. Ours runs with its defaults; each peer with a concurrency setting runs at its default and
+ * at higher ones (its own rows, named "xN"), so that the report's best peer is each peer at its best.
  * @module
  */
 
@@ -10,7 +11,10 @@ import { stringify } from "yaml";
 import type { S3Env } from "../s3env.ts";
 import { runTimed } from "./proc.ts";
 
+/** The in-process floor's PutObject loop: the old default, a fixed point to read the others by. */
 export const UPLOAD_WORKERS = 10;
+/** Concurrencies the peers also run at, beside their defaults (aws 10, rclone 4). */
+const PEER_CONCURRENCY = { aws: [64], rclone: [16, 64] };
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const AWS = "/usr/bin/aws";
 
@@ -58,6 +62,8 @@ export interface DaemonConfigOptions {
   readonly loglevel?: string;
   /** The state store's folder; without it the daemon's default (shared by every config). */
   readonly stateDir?: string;
+  /** `bandwidth_limit`, as written in YAML. */
+  readonly bandwidthLimit?: string;
 }
 
 /** Our config for one site: `dir` -> the whole `bucket`, on the bench's server. */
@@ -73,9 +79,9 @@ export async function writeDaemonConfig(
     secret_access_key: s3.secretKey,
     aws_region: s3.region,
     loglevel: opts.loglevel ?? "info",
-    upload_workers: UPLOAD_WORKERS,
     watch_interval: opts.watchInterval ?? "1s",
     ...(opts.stateDir ? { state_dir: opts.stateDir } : {}),
+    ...(opts.bandwidthLimit ? { bandwidth_limit: opts.bandwidthLimit } : {}),
     sites: [{ name: "bench", local_path: dir, bucket, endpoint: s3.endpoint }],
   };
   await Deno.writeTextFile(path, stringify(doc));
@@ -120,10 +126,11 @@ export function ours(s3: S3Env, tmp: string): Tool {
   };
 }
 
-async function awsTool(s3: S3Env, tmp: string): Promise<Tool> {
+async function awsTool(s3: S3Env, tmp: string, concurrency?: number): Promise<Tool> {
+  const suffix = concurrency ? `-x${concurrency}` : "";
   const env = {
-    AWS_CONFIG_FILE: `${tmp}/aws-config`,
-    AWS_SHARED_CREDENTIALS_FILE: `${tmp}/aws-credentials`,
+    AWS_CONFIG_FILE: `${tmp}/aws-config${suffix}`,
+    AWS_SHARED_CREDENTIALS_FILE: `${tmp}/aws-credentials${suffix}`,
     AWS_ACCESS_KEY_ID: s3.accessKey,
     AWS_SECRET_ACCESS_KEY: s3.secretKey,
     AWS_DEFAULT_REGION: s3.region,
@@ -134,7 +141,7 @@ async function awsTool(s3: S3Env, tmp: string): Promise<Tool> {
   for (
     const [key, value] of [
       ["default.region", s3.region],
-      ["default.s3.max_concurrent_requests", String(UPLOAD_WORKERS)],
+      ...(concurrency ? [["default.s3.max_concurrent_requests", String(concurrency)]] : []),
       ["default.s3.addressing_style", "path"],
     ]
   ) {
@@ -146,7 +153,7 @@ async function awsTool(s3: S3Env, tmp: string): Promise<Tool> {
     if (out.code !== 0) throw new Error(`aws configure set ${key} failed: ${out.tail}`);
   }
   return {
-    name: "aws s3 sync",
+    name: concurrency ? `aws s3 sync x${concurrency}` : "aws s3 sync",
     kind: "peer",
     detects: "size + mtime newer than LastModified",
     sync: (dir, bucket) =>
@@ -167,7 +174,7 @@ async function awsTool(s3: S3Env, tmp: string): Promise<Tool> {
   };
 }
 
-async function rcloneTool(s3: S3Env, tmp: string): Promise<Tool> {
+async function rcloneTool(s3: S3Env, tmp: string, transfers?: number): Promise<Tool> {
   const config = `${tmp}/rclone.conf`;
   await Deno.writeTextFile(config, "");
   const env = {
@@ -180,7 +187,7 @@ async function rcloneTool(s3: S3Env, tmp: string): Promise<Tool> {
     RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: "true",
   };
   return {
-    name: "rclone sync",
+    name: transfers ? `rclone sync x${transfers}` : "rclone sync",
     kind: "peer",
     detects: "size + modtime (X-Amz-Meta-Mtime)",
     sync: (dir, bucket) =>
@@ -192,10 +199,7 @@ async function rcloneTool(s3: S3Env, tmp: string): Promise<Tool> {
           "sync",
           dir,
           `bench:${bucket}`,
-          "--transfers",
-          String(UPLOAD_WORKERS),
-          "--checkers",
-          "8",
+          ...(transfers ? ["--transfers", String(transfers)] : []),
         ],
         env,
         unsetEnv: FOREIGN_ENV,
@@ -262,7 +266,9 @@ export async function allTools(s3: S3Env, tmp: string): Promise<Tool[]> {
   return [
     ours(s3, tmp),
     await awsTool(s3, tmp),
+    ...(await Promise.all(PEER_CONCURRENCY.aws.map((n) => awsTool(s3, tmp, n)))),
     await rcloneTool(s3, tmp),
+    ...(await Promise.all(PEER_CONCURRENCY.rclone.map((n) => rcloneTool(s3, tmp, n)))),
     await s3cmdTool(s3, tmp),
   ];
 }

@@ -16,6 +16,9 @@ export const DEFAULT_S3_OPS_RETRIES = 5;
 export const DEFAULT_WATCH_INTERVAL_MS = 1000;
 export const DEFAULT_RECONCILE_INTERVAL_MS = 3_600_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** How long a request may go with no byte moving either way before it is retried. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+export const MAX_REQUEST_TIMEOUT_MS = 3_600_000;
 export const MAX_SHUTDOWN_TIMEOUT_MS = 3_600_000;
 /** Hashing is CPU-bound; in Kubernetes the visible CPU count is the node's, not the pod's limit. */
 export const K8S_CHECKSUM_WORKERS = 2;

@@ -171,7 +171,7 @@ Deno.test("loadConfigText() rejects wrong types and huge numbers with the field'
   const site = "sites: [{ local_path: /data, bucket: b }]\n";
   assert.throws(() => loadConfigText(`upload_workers: 1e300\n${site}`, "c.yml", {}, 2), {
     name: "ConfigError",
-    message: /^upload_workers: must be an integer from 1 to 1024, got /,
+    message: /^upload_workers: must be "auto" or an integer from 1 to 1024, got /,
   });
   assert.throws(() => loadConfigText(`sites: {local_path: /data}\n`, "c.yml", {}, 2), {
     name: "ConfigError",

@@ -20,6 +20,9 @@ export interface RawConfig {
   log_format?: unknown;
   shutdown_timeout?: unknown;
   state_dir?: unknown;
+  request_timeout?: unknown;
+  bandwidth_limit?: unknown;
+  ca_bundle?: unknown;
   sites?: unknown;
   [key: string]: unknown;
 }
@@ -41,6 +44,9 @@ export interface RawSite {
   reconcile_interval?: unknown;
   exclusions?: unknown;
   inclusions?: unknown;
+  request_timeout?: unknown;
+  bandwidth_limit?: unknown;
+  ca_bundle?: unknown;
   [key: string]: unknown;
 }
 
@@ -59,6 +65,9 @@ export const GLOBAL_KEYS: readonly string[] = [
   "log_format",
   "shutdown_timeout",
   "state_dir",
+  "request_timeout",
+  "bandwidth_limit",
+  "ca_bundle",
   "sites",
 ];
 
@@ -79,6 +88,9 @@ export const SITE_KEYS: readonly string[] = [
   "reconcile_interval",
   "exclusions",
   "inclusions",
+  "request_timeout",
+  "bandwidth_limit",
+  "ca_bundle",
 ];
 
 /** Keys whose values are never echoed in a message, whatever their type. */

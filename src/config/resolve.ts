@@ -20,15 +20,19 @@ import {
 import { resolveSite, type SiteDefaults } from "./site.ts";
 import { checkSites } from "./overlap.ts";
 import { unknownKeyWarnings } from "./unknown.ts";
+import { readRate } from "./rate.ts";
+import { readCaBundle } from "./ca_bundle.ts";
+import { type ProxySettings, readProxyEnv } from "../lib/proxy_env.ts";
 import {
   DEFAULT_RECONCILE_INTERVAL_MS,
   DEFAULT_REGION,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_S3_OPS_RETRIES,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
-  DEFAULT_UPLOAD_WORKERS,
   DEFAULT_WATCH_INTERVAL_MS,
   K8S_CHECKSUM_WORKERS,
   MAX_RECONCILE_INTERVAL_MS,
+  MAX_REQUEST_TIMEOUT_MS,
   MAX_RETRIES,
   MAX_SHUTDOWN_TIMEOUT_MS,
   MAX_UPLOAD_QUEUE_BUFFER,
@@ -62,6 +66,13 @@ export function resolveConfig(
       MAX_RECONCILE_INTERVAL_MS,
       true,
     ) ?? DEFAULT_RECONCILE_INTERVAL_MS,
+    requestTimeoutMs:
+      readDuration(raw.request_timeout, "request_timeout", MAX_REQUEST_TIMEOUT_MS, false) ??
+        DEFAULT_REQUEST_TIMEOUT_MS,
+    // The config's key first, the variable when it has none, as aws_region and AWS_REGION.
+    caBundle: readCaBundle(raw.ca_bundle, "ca_bundle") ??
+      readCaBundle(env.AWS_CA_BUNDLE, "AWS_CA_BUNDLE"),
+    proxy: readProxies(env),
   };
   const logLevel = readLogLevel(raw.loglevel);
   const logFormat = readLogFormat(raw.log_format);
@@ -70,8 +81,7 @@ export function resolveConfig(
       DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const uploadQueueBuffer =
     readInt(raw.upload_queue_buffer, "upload_queue_buffer", 0, MAX_UPLOAD_QUEUE_BUFFER) ?? 0;
-  const uploadWorkers = readInt(raw.upload_workers, "upload_workers", 1, MAX_WORKERS) ??
-    DEFAULT_UPLOAD_WORKERS;
+  const uploadWorkers = readUploadWorkers(raw.upload_workers);
   const checksumWorkers = readInt(raw.checksum_workers, "checksum_workers", 1, MAX_WORKERS) ??
     defaultChecksumWorkers(env, cpuCount);
 
@@ -92,10 +102,17 @@ export function resolveConfig(
     stateDir: readStateDir(raw.state_dir, env),
     uploadQueueBuffer,
     uploadWorkers,
+    bandwidthLimit: readRate(raw.bandwidth_limit, "bandwidth_limit") ?? 0,
     checksumWorkers,
     sites,
   };
   return { config: deepFreeze(config), warnings };
+}
+
+/** The proxy variables, when any names a proxy; a bad one is a `ConfigError` naming it. */
+function readProxies(env: Env): ProxySettings | undefined {
+  const proxy = readProxyEnv(env);
+  return proxy.httpsProxy || proxy.httpProxy ? proxy : undefined;
 }
 
 function asMapping(document: unknown): RawConfig {
@@ -108,6 +125,22 @@ function asMapping(document: unknown): RawConfig {
     throw new ConfigError("", `the config must be a mapping of settings, got ${kind}`);
   }
   return document;
+}
+
+/**
+ * A number keeps the Go tool's meaning (that many uploads in flight, all sites together); "auto",
+ * the default, lets each endpoint find its own.
+ */
+function readUploadWorkers(value: unknown): number | "auto" {
+  if (value === undefined || value === null) return "auto";
+  if (typeof value === "string" && value.trim().toLowerCase() === "auto") return "auto";
+  if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_WORKERS) {
+    return value;
+  }
+  throw new ConfigError(
+    "upload_workers",
+    `must be "auto" or an integer from 1 to ${MAX_WORKERS}, got ${describe(value)}`,
+  );
 }
 
 function readLogLevel(value: unknown): LogLevel {

@@ -43,7 +43,9 @@ Deno.test("resolveConfig() fills every global default", () => {
   assert.equal(c.logFormat, "text");
   assert.equal(c.shutdownTimeoutMs, 30_000);
   assert.equal(c.uploadQueueBuffer, 0);
-  assert.equal(c.uploadWorkers, 10);
+  assert.equal(c.uploadWorkers, "auto");
+  assert.equal(c.bandwidthLimit, 0);
+  assert.equal(c.sites[0]?.requestTimeoutMs, 60_000);
   assert.equal(c.checksumWorkers, 6);
   const s = c.sites[0];
   assert.ok(s);
@@ -64,7 +66,13 @@ Deno.test("resolveConfig() reads every global setting", () => {
     s3_ops_retries: 2,
     reconcile_interval: "0",
     aws_region: "eu-west-1",
+    request_timeout: "15s",
+    bandwidth_limit: "20MiB/s",
   });
+  assert.equal(c.bandwidthLimit, 20 * 1024 * 1024);
+  assert.equal(c.sites[0]?.requestTimeoutMs, 15_000);
+  // The global limit caps all sites together; it is not each site's.
+  assert.equal(c.sites[0]?.bandwidthLimit, 0);
   assert.equal(c.logLevel, "debug");
   assert.equal(c.uploadQueueBuffer, 100);
   assert.equal(c.uploadWorkers, 4);
@@ -92,19 +100,50 @@ Deno.test("resolveConfig() runs 2 checksum workers under Kubernetes", () => {
   assert.equal(resolve({ sites: [SITE] }, {}, 16).config.checksumWorkers, 32);
 });
 
+Deno.test('resolveConfig() reads upload_workers "auto" in any case, and a site\'s own limits', () => {
+  assert.equal(config({ upload_workers: "AUTO" }).uploadWorkers, "auto");
+  const c = resolve(
+    {
+      request_timeout: "20s",
+      sites: [{ ...SITE, request_timeout: "5s", bandwidth_limit: "100Mbit/s" }, {
+        ...SITE,
+        local_path: "/other",
+        bucket: "c",
+      }],
+    },
+    {},
+    2,
+  ).config;
+  assert.deepEqual(c.sites.map((s) => [s.requestTimeoutMs, s.bandwidthLimit]), [
+    [5_000, 12_500_000],
+    [20_000, 0],
+  ]);
+  failsGlobal(
+    { request_timeout: "0" },
+    'request_timeout: must be a duration greater than 0 and at most 1h, got "0"',
+  );
+  failsGlobal(
+    { bandwidth_limit: "fast" },
+    'bandwidth_limit: must be a rate such as "20MiB/s", "500KB/s" or "100Mbit/s", or 0 for no limit, got "fast"',
+  );
+});
+
 Deno.test("resolveConfig() checks integer types and bounds", () => {
   failsGlobal(
     { upload_workers: "10" },
-    'upload_workers: must be an integer from 1 to 1024, got "10"',
+    'upload_workers: must be "auto" or an integer from 1 to 1024, got "10"',
   );
   failsGlobal(
     { upload_workers: 1.5 },
-    "upload_workers: must be an integer from 1 to 1024, got 1.5",
+    'upload_workers: must be "auto" or an integer from 1 to 1024, got 1.5',
   );
-  failsGlobal({ upload_workers: 0 }, "upload_workers: must be an integer from 1 to 1024, got 0");
+  failsGlobal(
+    { upload_workers: 0 },
+    'upload_workers: must be "auto" or an integer from 1 to 1024, got 0',
+  );
   failsGlobal(
     { upload_workers: 1025 },
-    "upload_workers: must be an integer from 1 to 1024, got 1025",
+    'upload_workers: must be "auto" or an integer from 1 to 1024, got 1025',
   );
   failsGlobal(
     { checksum_workers: 1e20 },
@@ -122,7 +161,7 @@ Deno.test("resolveConfig() checks integer types and bounds", () => {
   );
   failsGlobal(
     { upload_workers: [1] },
-    "upload_workers: must be an integer from 1 to 1024, got [1]",
+    'upload_workers: must be "auto" or an integer from 1 to 1024, got [1]',
   );
 });
 

@@ -5,7 +5,15 @@
 
 import { posix } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
-import { type Credentials, type SiteConfig, STORAGE_CLASSES, type StorageClass } from "./types.ts";
+import {
+  type CaBundle,
+  type Credentials,
+  type SiteConfig,
+  STORAGE_CLASSES,
+  type StorageClass,
+} from "./types.ts";
+import type { ProxySettings } from "../lib/proxy_env.ts";
+import { readCaBundle } from "./ca_bundle.ts";
 import {
   describe,
   isMapping,
@@ -17,10 +25,12 @@ import {
   readStringList,
 } from "./check.ts";
 import { compileGoRegExp } from "./regex.ts";
+import { readRate } from "./rate.ts";
 import type { RawSite } from "./raw.ts";
 import {
   DEFAULT_INCLUSIONS,
   MAX_RECONCILE_INTERVAL_MS,
+  MAX_REQUEST_TIMEOUT_MS,
   MAX_RETRIES,
   MAX_WATCH_INTERVAL_MS,
 } from "./limits.ts";
@@ -32,6 +42,9 @@ export interface SiteDefaults {
   readonly watchIntervalMs: number;
   readonly s3OpsRetries: number;
   readonly reconcileIntervalMs: number;
+  readonly requestTimeoutMs: number;
+  readonly caBundle: CaBundle | undefined;
+  readonly proxy: ProxySettings | undefined;
 }
 
 /** Resolves `sites[index]`; pushes non-fatal remarks onto `warnings`. */
@@ -77,6 +90,15 @@ export function resolveSite(
       MAX_RECONCILE_INTERVAL_MS,
       true,
     ) ?? defaults.reconcileIntervalMs,
+    requestTimeoutMs:
+      readDuration(raw.request_timeout, f("request_timeout"), MAX_REQUEST_TIMEOUT_MS, false) ??
+        defaults.requestTimeoutMs,
+    // Not inherited: the global value caps all sites together, not each one.
+    bandwidthLimit: readRate(raw.bandwidth_limit, f("bandwidth_limit")) ?? 0,
+    // The site's own bundle replaces the global one, as every per-site key does; the public and
+    // system roots are trusted either way.
+    caBundle: readCaBundle(raw.ca_bundle, f("ca_bundle")) ?? defaults.caBundle,
+    proxy: defaults.proxy,
   };
 }
 

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { ProxySettings } from "../lib/proxy_env.ts";
+
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "panic"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 
@@ -50,6 +52,25 @@ export interface SiteConfig {
   readonly inclusions: readonly RegExp[];
   /** Full reconcile period that heals what a missed event left behind; 0 disables. */
   readonly reconcileIntervalMs: number;
+  /** A request with no byte moving either way for this long is aborted and retried. */
+  readonly requestTimeoutMs: number;
+  /** This site's uploads together, in bytes per second; 0 for no limit of its own. */
+  readonly bandwidthLimit: number;
+  /**
+   * Certificate authorities trusted besides the public and system ones: the site's `ca_bundle`,
+   * else the global one, else AWS_CA_BUNDLE. Absent: none.
+   */
+  readonly caBundle?: CaBundle;
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY as read at load (the same for every site). Absent: none. */
+  readonly proxy?: ProxySettings;
+}
+
+/** A `ca_bundle` file as read at load. */
+export interface CaBundle {
+  /** Absolute; for messages. */
+  readonly path: string;
+  /** Each certificate as its own PEM block. */
+  readonly certificates: readonly string[];
 }
 
 export const LOG_FORMATS = ["text", "json"] as const;
@@ -63,7 +84,10 @@ export interface Config {
   /** Where the state store lives (absolute); losing it costs time, never correctness. */
   readonly stateDir: string;
   readonly uploadQueueBuffer: number;
-  readonly uploadWorkers: number;
+  /** Uploads in flight across all sites, or "auto": per endpoint, as the link and server allow. */
+  readonly uploadWorkers: number | "auto";
+  /** All sites' uploads together, in bytes per second; 0 for no limit. */
+  readonly bandwidthLimit: number;
   readonly checksumWorkers: number;
   readonly sites: readonly SiteConfig[];
 }

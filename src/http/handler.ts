@@ -17,6 +17,8 @@ export interface StatusSource {
   readonly startupTime: Date;
   status(): ServiceStatus;
   sites(): readonly SiteInfo[];
+  /** With `upload_workers: auto`, each endpoint's uploads in flight and why it last changed. */
+  concurrency(): readonly { endpoint: string; limit: number; reason: string }[];
   /** The running config's worker counts and log level, shown as the Go tool showed them. */
   settings(): {
     readonly uploadWorkers: number;

@@ -6,7 +6,7 @@ import { assertHeaders, fakeSource, OFFSET_TIME, setup, STARTUP, SYNCED } from "
 // Request lines would clutter the test output; the logger itself has its own tests.
 setLogLevel("error");
 
-Deno.test("createHandler() GET /info returns the Go tool's keys plus sites and reload error", async () => {
+Deno.test("createHandler() GET /info returns the Go tool's keys plus sites, reload error and concurrency", async () => {
   const { call } = setup();
   const response = await call("/info");
   assert.equal(response.status, 200);
@@ -22,6 +22,10 @@ Deno.test("createHandler() GET /info returns the Go tool's keys plus sites and r
     "LOGLEVEL",
     "SITE_STATES",
     "RELOAD_ERROR",
+    "UPLOAD_CONCURRENCY",
+  ]);
+  assert.deepEqual(body.UPLOAD_CONCURRENCY, [
+    { endpoint: "http://s3.test", limit: 12, reason: "grow: steady" },
   ]);
   assert.deepEqual([body.SITES, body.UPLOADWORKERS, body.CHECKSUMWORKERS, body.LOGLEVEL], [
     2,

@@ -10,6 +10,7 @@ const source: StatusSource = {
   startupTime: new Date(),
   status: () => "RUNNING",
   sites: () => [],
+  concurrency: () => [],
   lastReloadError: () => undefined,
   settings: () => ({ uploadWorkers: 1, checksumWorkers: 1, logLevel: "info" }),
   requestReload: () => {},

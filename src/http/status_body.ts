@@ -44,10 +44,16 @@ export function statusBody(source: StatusSource): Record<string, unknown> {
     STATUS: source.status(),
     // The Go tool's SITES is a count; scripts read it as one, so the details get their own key.
     SITES: sites.length,
+    // A number, as the Go tool's users read it: with "auto", all endpoints' current limits added.
     UPLOADWORKERS: settings.uploadWorkers,
     CHECKSUMWORKERS: settings.checksumWorkers,
     LOGLEVEL: settings.logLevel,
     SITE_STATES: sites.map(siteJson),
     RELOAD_ERROR: source.lastReloadError() ?? null,
+    UPLOAD_CONCURRENCY: source.concurrency().map(({ endpoint, limit, reason }) => ({
+      endpoint,
+      limit,
+      reason,
+    })),
   };
 }

@@ -30,6 +30,7 @@ export function fakeSource(status: ServiceStatus = "RUNNING"): Fake {
     version: "1.2.3",
     startupTime: STARTUP,
     status: () => status,
+    concurrency: () => [{ endpoint: "http://s3.test", limit: 12, reason: "grow: steady" }],
     sites: () => [
       {
         name: "photos",

@@ -7,11 +7,23 @@
 
 export class Limiter {
   #active = 0;
+  #limit: number;
   #waiters: { resolve: () => void }[] = [];
 
-  constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new RangeError(`Limiter limit must be a positive integer, got ${limit}`);
+  constructor(limit: number) {
+    this.#limit = checkLimit(limit);
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** A higher limit lets waiters in at once; a lower one takes effect as tasks finish. */
+  set limit(value: number) {
+    this.#limit = checkLimit(value);
+    while (this.#active < this.#limit && this.#waiters.length > 0) {
+      this.#active++;
+      this.#waiters.shift()?.resolve();
     }
   }
 
@@ -52,12 +64,20 @@ export class Limiter {
     return () => {
       if (released) return;
       released = true;
-      const next = this.#waiters.shift();
-      // The slot passes straight to the next waiter, so `active` never dips and lets a newcomer in.
+      // The slot passes straight to the next waiter, so `active` never dips and lets a newcomer in;
+      // unless the limit came down meanwhile.
+      const next = this.#active <= this.#limit ? this.#waiters.shift() : undefined;
       if (next) next.resolve();
       else this.#active--;
     };
   }
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`Limiter limit must be a positive integer, got ${limit}`);
+  }
+  return limit;
 }
 
 /**

@@ -30,6 +30,24 @@ Deno.test("Limiter.acquire() rejects on abort without taking a slot", async () =
   assert.equal(limiter.active, 0);
 });
 
+Deno.test("Limiter: a raised limit lets waiters in at once, a lowered one as slots come back", async () => {
+  const limiter = new Limiter(1);
+  const first = await limiter.acquire();
+  const waiting = [limiter.acquire(), limiter.acquire(), limiter.acquire()];
+  limiter.limit = 3;
+  const [b, c] = await Promise.all(waiting.slice(0, 2));
+  assert.deepEqual([limiter.active, limiter.waiting], [3, 1]);
+  limiter.limit = 1;
+  first();
+  b?.();
+  // Two slots came back but the limit is 1 and one is still held: the last waiter waits on.
+  assert.deepEqual([limiter.active, limiter.waiting], [1, 1]);
+  c?.();
+  (await waiting[2])?.();
+  assert.deepEqual([limiter.active, limiter.waiting], [0, 0]);
+  assert.throws(() => limiter.limit = 0, RangeError);
+});
+
 Deno.test("drain() runs every value with bounded concurrency and waits for all", async () => {
   const channel = new Channel<number>(10);
   const limiter = new Limiter(3);

@@ -30,8 +30,17 @@ export interface SiteMetrics {
   readonly lastReconcileAt: Date | undefined;
 }
 
+/** One endpoint's adaptive upload concurrency (`upload_workers: auto`). */
+export interface ConcurrencyMetrics {
+  readonly endpoint: string;
+  readonly limit: number;
+  /** How often it changed, by reason. */
+  readonly changes: Readonly<Record<string, number>>;
+}
+
 export interface MetricsSource {
   sites(): readonly SiteMetrics[];
+  concurrency(): readonly ConcurrencyMetrics[];
   reloads(): { readonly succeeded: number; readonly failed: number };
   /** 1 when the last reload failed validation and the old config still runs. */
   configError(): boolean;
@@ -134,6 +143,21 @@ export function createMetrics(source: MetricsSource): Metrics {
     () =>
       sites().flatMap((s): Row[] =>
         s.lastReconcileAt ? [[{ site: s.site }, s.lastReconcileAt.getTime() / 1000]] : []
+      ),
+  );
+  gauge(
+    "s3sync_upload_concurrency",
+    "Uploads allowed in flight to an endpoint now (upload_workers: auto)",
+    ["endpoint"],
+    () => source.concurrency().map((c) => [{ endpoint: c.endpoint }, c.limit]),
+  );
+  counter(
+    "s3sync_upload_concurrency_changes_total",
+    "Changes of the uploads allowed in flight, by reason: grow, latency, throttled, stalled",
+    ["endpoint", "reason"],
+    () =>
+      source.concurrency().flatMap((c) =>
+        Object.entries(c.changes).map(([reason, n]): Row => [{ endpoint: c.endpoint, reason }, n])
       ),
   );
   counter("s3sync_config_reloads_total", "Config reloads by result", ["result"], () => {

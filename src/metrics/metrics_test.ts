@@ -187,3 +187,16 @@ Deno.test("createMetrics() includes the process metrics that work under Deno, ea
   }
   assert.notEqual(first.registry, second.registry);
 });
+
+Deno.test("createMetrics() shows each endpoint's upload concurrency and why it moved", async () => {
+  const { types, of } = await scrape(createMetrics(fakeSource([site("photos")]).source));
+  assert.equal(types.get("s3sync_upload_concurrency"), "gauge");
+  assert.equal(types.get("s3sync_upload_concurrency_changes_total"), "counter");
+  assert.deepEqual(of("s3sync_upload_concurrency").map((s) => [s.labels, s.value]), [
+    [{ endpoint: "http://s3.test" }, 12],
+  ]);
+  assert.deepEqual(of("s3sync_upload_concurrency_changes_total").map((s) => [s.labels, s.value]), [
+    [{ endpoint: "http://s3.test", reason: "grow" }, 2],
+    [{ endpoint: "http://s3.test", reason: "throttled" }, 1],
+  ]);
+});

@@ -8,6 +8,7 @@ setLogLevel("error");
 Deno.test("serveMetrics() serves the text on its path, 404 elsewhere, and stops on the signal", async () => {
   const metrics = createMetrics({
     sites: () => [],
+    concurrency: () => [],
     reloads: () => ({ succeeded: 0, failed: 0 }),
     configError: () => false,
   });

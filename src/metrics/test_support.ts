@@ -74,6 +74,8 @@ export function fakeSource(initial: SiteMetrics[]): { source: MetricsSource; sta
   };
   const source: MetricsSource = {
     sites: () => (state.calls++, state.sites),
+    concurrency:
+      () => [{ endpoint: "http://s3.test", limit: 12, changes: { grow: 2, throttled: 1 } }],
     reloads: () => ({ succeeded: state.succeeded, failed: state.failed }),
     configError: () => state.configError,
   };

@@ -73,11 +73,13 @@ async function applyUpload(
   }
   const started = performance.now();
   const storageClass = ctx.config.storageClass;
+  // The upload is remembered for the file with this stamp, so that a stop does not lose its parts.
+  const resume = { uploads: ctx.state.uploads, file: before, site: ctx.config.name };
   let etag: string;
   try {
     ({ etag } = await uploadFile(
       ctx.store,
-      { key, path, size: before.size, storageClass, hashed },
+      { key, path, size: before.size, storageClass, hashed, resume },
       signal,
     ));
   } catch (err) {

@@ -1,17 +1,29 @@
 /**
  * Moving bytes: a file to an object (one PUT up to PART_SIZE, parts above it), and an object onto
  * itself with a new storage class (one CopyObject up to 5 GiB, a multipart copy above it). Data is
- * read one part (PART_SIZE) at a time, never a whole large file; each byte is read once.
+ * read one part (PART_SIZE) at a time, never a whole large file; each byte is read once. A
+ * multipart upload with a record (`resume`) survives a stop, and goes on from the parts the server
+ * holds (resume.ts); without one, or when it cannot be used, it is aborted.
  * @module
  */
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import mime from "mime";
 import { withTimeout } from "../lib/deadline.ts";
+import { errorMessage } from "../lib/errors.ts";
+import type { UploadLabel } from "../state/uploads.ts";
 import type { CompletedPart, ObjectStore, PutOptions } from "../store/types.ts";
 import { isMultipart, MAX_COPY_SIZE, multipartEtag, partCount, partSizeFor } from "./etag.ts";
+import {
+  abandonUpload,
+  abortQuietly,
+  findResumable,
+  type ResumeOptions,
+  ResumeRefused,
+  uploadGone,
+} from "./resume.ts";
 
 /** Parts of one file in flight at once: a large file uses the link without a worker per part. */
 export const PART_CONCURRENCY = 4;
@@ -59,6 +71,8 @@ export interface UploadRequest {
   readonly storageClass: string;
   /** Known when the checksum stage hashed the file; lets a multipart upload carry the MD5. */
   readonly hashed?: Hashed;
+  /** Where multipart uploads are remembered: one cut short by a stop resumes (resume.ts). */
+  readonly resume?: ResumeOptions;
 }
 
 /**
@@ -106,68 +120,146 @@ async function uploadWhole(
 
 async function uploadParts(
   store: ObjectStore,
-  { key, path, size, hashed }: UploadRequest,
+  { key, path, size, hashed, resume }: UploadRequest,
   options: PutOptions,
   signal?: AbortSignal,
 ): Promise<{ etag: string }> {
   const partSize = partSizeFor(size);
-  const predicted = hashed?.etag;
-  const labelled = hashed && predicted
-    ? { ...options, metadata: { [MD5_METADATA]: hashed.md5 } }
-    : options;
+  const label = hashed?.etag ? { md5: hashed.md5, etag: hashed.etag } : undefined;
+  const wanted = { key, size, partSize, options, label };
   const file = await open(path, "r");
-  let uploadId: string | undefined;
   try {
+    const resumption = resume && await findResumable(store, wanted, resume, signal);
+    if (resumption) {
+      try {
+        const plan = { ...wanted, ...resumption, path, resumed: true };
+        return await sendParts(store, file, plan, resume, signal);
+      } catch (err) {
+        // Already aborted, and logged with its reason: a new upload follows.
+        if (!(err instanceof ResumeRefused)) throw err;
+      }
+    }
+    const labelled = label ? { ...options, metadata: { [MD5_METADATA]: label.md5 } } : options;
     // Not cancelled midway: the server could create the upload without us learning its id, and
-    // its parts could then never be cleaned up. It is short; the check right after stops us.
-    uploadId = await withTimeout(60_000, (t) => store.createMultipart(key, labelled, t));
-    signal?.throwIfAborted();
-    const count = partCount(size, partSize);
-    const parts: CompletedPart[] = new Array(count);
-    const digests: Uint8Array[] = new Array(count);
-    // The first failure stops the other lanes; all are awaited before the upload is aborted.
-    const failed = new AbortController();
-    const partSignal = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+    // its parts could then never be cleaned up. It is short; the parts' signal stops us after.
+    const uploadId = await withTimeout(60_000, (t) => store.createMultipart(key, labelled, t));
+    const { storageClass, contentType } = options;
+    const record = { key, uploadId, partSize, storageClass, contentType, label };
+    resume?.uploads.start({ ...record, file: resume.file });
+    const plan = { ...wanted, path, uploadId, held: new Map<number, string>(), resumed: false };
+    return await sendParts(store, file, plan, resume, signal);
+  } finally {
+    await file.close();
+  }
+}
+
+/** One upload's parts to send: those `held` by the server already are checked, not sent. */
+interface PartPlan {
+  readonly key: string;
+  readonly path: string;
+  readonly size: number;
+  readonly partSize: number;
+  readonly uploadId: string;
+  /** When set, the parts sent must give this ETag, or the upload's s3sync-md5 would lie. */
+  readonly label: UploadLabel | undefined;
+  readonly held: ReadonlyMap<number, string>;
+  readonly resumed: boolean;
+}
+
+/**
+ * Reads every part once. The parts the server holds come first, each skipped only when its MD5 is
+ * the ETag held (otherwise the resume is refused before anything is sent); then the others are
+ * sent. The upload is completed with the ETag computed from all the parts' digests. A stop (the
+ * signal) leaves a recorded upload in place for the next start to resume; any other failure, or
+ * no record, aborts it.
+ */
+async function sendParts(
+  store: ObjectStore,
+  file: FileHandle,
+  plan: PartPlan,
+  resume: ResumeOptions | undefined,
+  signal?: AbortSignal,
+): Promise<{ etag: string }> {
+  const { key, path, size, partSize, uploadId, held, resumed } = plan;
+  const count = partCount(size, partSize);
+  const parts: CompletedPart[] = new Array(count);
+  const digests: Uint8Array[] = new Array(count);
+  // The first failure stops the other lanes; all are awaited before the upload is aborted.
+  const failed = new AbortController();
+  const partSignal = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+  const inLanes = async (
+    numbers: readonly number[],
+    act: (number: number, part: Uint8Array, digest: Uint8Array) => Promise<CompletedPart>,
+  ) => {
     let next = 0;
-    const lane = async (id: string) => {
+    const lane = async () => {
       // One buffer per lane: memory is PART_CONCURRENCY parts per file, whatever its size.
       const buffer = new Uint8Array(partSize);
-      for (let n = next++; n < count; n = next++) {
+      for (let i = next++; i < numbers.length; i = next++) {
         partSignal.throwIfAborted();
-        const start = n * partSize;
+        const number = numbers[i]!;
+        const start = (number - 1) * partSize;
         const part = buffer.subarray(0, Math.min(partSize, size - start));
         await readExactly(file, part, start, path);
         const digest = createHash("md5").update(part).digest();
-        digests[n] = digest;
-        const b64 = Buffer.from(digest).toString("base64");
-        parts[n] = await store.uploadPart(key, id, n + 1, part, b64, partSignal);
+        digests[number - 1] = digest;
+        const done = await act(number, part, digest);
+        parts[number - 1] = done;
+        resume?.uploads.partDone(key, uploadId, number, done.etag);
       }
     };
-    const id = uploadId;
     const lanes = await Promise.allSettled(
-      Array.from({ length: Math.min(PART_CONCURRENCY, count) }, () =>
-        lane(id).catch((err) => {
-          failed.abort(err);
-          throw err;
-        })),
+      Array.from(
+        { length: Math.min(PART_CONCURRENCY, numbers.length) },
+        () =>
+          lane().catch((err) => {
+            failed.abort(err);
+            throw err;
+          }),
+      ),
     );
     const failure = lanes.find((lane) => lane.status === "rejected");
     if (failure) throw failed.signal.reason ?? (failure as PromiseRejectedResult).reason;
+  };
+  const numbers = Array.from({ length: count }, (_, n) => n + 1);
+  try {
+    // Recorded again when proven: a kill may have lost a part's record before it was written.
+    await inLanes(numbers.filter((n) => held.has(n)), (number, _, digest) => {
+      const etag = held.get(number)!;
+      if (etag.toLowerCase() !== Buffer.from(digest).toString("hex")) {
+        throw new ResumeRefused(key, `part ${number} on the server is not the file's`);
+      }
+      return Promise.resolve({ partNumber: number, etag });
+    });
+    await inLanes(numbers.filter((n) => !held.has(n)), async (number, part, digest) => {
+      const b64 = Buffer.from(digest).toString("base64");
+      try {
+        return await store.uploadPart(key, uploadId, number, part, b64, partSignal);
+      } catch (err) {
+        if (resumed && uploadGone(err)) throw new ResumeRefused(key, "the upload is gone");
+        throw err;
+      }
+    });
     // Some servers (RGW) answer CompleteMultipartUpload with an empty ETag; ours is exact.
     const etag = multipartEtag(digests);
     // The file changed since it was hashed: its MD5 label would lie, so the upload is dropped.
-    if (predicted && etag !== predicted) throw new FileChangedError(path);
+    if (plan.label && etag !== plan.label.etag) throw new FileChangedError(path);
     await store.completeMultipart(key, uploadId, parts, signal);
-    uploadId = undefined;
+    resume?.uploads.forget(key, uploadId);
     return { etag };
-  } finally {
-    await file.close();
-    if (uploadId) await abortQuietly(store, key, uploadId);
+  } catch (err) {
+    const unusable = err instanceof FileChangedError || err instanceof ResumeRefused;
+    // Stopping or reloading: the parts sent stay on the server, and their record in the state
+    // store, for the next start to resume. Without a record nothing could, so it is aborted.
+    if (resume && signal?.aborted && !unusable) throw err;
+    if (resume) await abandonUpload(store, resume, key, uploadId, errorMessage(err));
+    else await abortQuietly(store, key, uploadId);
+    throw err;
   }
 }
 
 async function readExactly(
-  file: Awaited<ReturnType<typeof open>>,
+  file: FileHandle,
   target: Uint8Array,
   position: number,
   path: string,
@@ -182,18 +274,6 @@ async function readExactly(
     );
     if (bytesRead === 0) throw new FileChangedError(path);
     filled += bytesRead;
-  }
-}
-
-/**
- * Leaves no orphaned parts behind (they are billed and invisible in listings). Runs on its own
- * deadline because the caller's signal may be the reason we are here.
- */
-async function abortQuietly(store: ObjectStore, key: string, uploadId: string): Promise<void> {
-  try {
-    await withTimeout(30_000, (t) => store.abortMultipart(key, uploadId, t));
-  } catch {
-    // Nothing more to do here; a later start's cleanup of stale uploads removes it.
   }
 }
 

@@ -1,11 +1,15 @@
 /**
  * A site's reads of its bucket prefix at the start of a comparison: the listing, mapped to local
- * paths, and the clean-up of multipart uploads a killed run left behind.
+ * paths, and the clean-up of multipart uploads a stopped or killed run left behind.
  * @module
  */
 
+import type { SiteConfig } from "../config/types.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { statFile } from "../pipeline/check.ts";
+import { abandonUpload } from "../pipeline/resume.ts";
+import { sameStamp, type SiteState } from "../state/store.ts";
 import { listParallel } from "../store/list_parallel.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
 import type { KeyMap } from "./keys.ts";
@@ -30,30 +34,83 @@ export async function* listPrefix(
   }
 }
 
+/** What the clean-up of unfinished uploads needs from its site. */
+export interface UploadsHost {
+  readonly store: ObjectStore;
+  readonly keys: KeyMap;
+  readonly config: Pick<SiteConfig, "name">;
+  readonly state: Pick<SiteState, "uploads">;
+  localPath(rel: string): string;
+  isIncluded(rel: string): boolean;
+}
+
 /**
- * Aborts the multipart uploads left under the prefix by a run that was killed: their parts are
- * billed and invisible. Called before the site starts any upload of its own, so none of these can
- * be its own. A failure only costs a warning.
+ * Aborts the multipart uploads a stopped or killed run left under the prefix (their parts are
+ * billed and invisible), except those of ours that can resume: recorded in the state store, for a
+ * file that is still there, included, and unchanged. Those wait for their file's job, which either
+ * resumes one or, needing no upload after all, drops it (`dropUnusedUpload`). Records of uploads
+ * the server no longer lists are forgotten. Called before the site starts any upload of its own,
+ * so none of these can be in flight. A failure only costs a warning.
  */
-export async function abortStaleUploads(
-  store: ObjectStore,
-  keys: KeyMap,
-  site: string,
-  signal: AbortSignal,
-): Promise<void> {
+export async function abortStaleUploads(site: UploadsHost, signal: AbortSignal): Promise<void> {
+  const { store, keys } = site;
+  const { uploads } = site.state;
+  const name = site.config.name;
   try {
+    const kept = new Set<string>();
     for (const upload of await store.listMultipartUploads(keys.prefix, signal)) {
-      if (keys.relOf(upload.key) === undefined) continue;
+      const rel = keys.relOf(upload.key);
+      if (rel === undefined) continue;
+      const record = uploads.get(upload.key)?.record;
+      if (record?.uploadId === upload.uploadId) {
+        // A file that cannot be read now is as good as gone: its upload could not go on.
+        const file = site.isIncluded(rel)
+          ? await statFile(site.localPath(rel)).catch(() => undefined)
+          : undefined;
+        if (sameStamp(file, record.file)) {
+          kept.add(upload.key);
+          log.debug("kept an unfinished multipart upload to resume", {
+            site: name,
+            key: upload.key,
+          });
+          continue;
+        }
+        uploads.forget(upload.key, upload.uploadId);
+      }
       await store.abortMultipart(upload.key, upload.uploadId, signal);
       log.info("aborted an unfinished multipart upload", {
-        site,
+        site: name,
         key: upload.key,
         started: upload.initiated?.toISOString(),
       });
     }
+    // Completed, aborted or expired behind our back: nothing left to resume.
+    for (const record of uploads.all()) {
+      if (!kept.has(record.key)) uploads.forget(record.key, record.uploadId);
+    }
   } catch (err) {
     if (!signal.aborted) {
-      log.warn("cannot clean up unfinished multipart uploads", { site, error: errorMessage(err) });
+      log.warn("cannot clean up unfinished multipart uploads", {
+        site: name,
+        error: errorMessage(err),
+      });
     }
   }
+}
+
+/**
+ * A job for `rel` ended without using the upload recorded for its key (the file needed no upload,
+ * a copy, a delete, or a single PUT): nothing would ever resume it, so it is aborted. Uploads a job
+ * did use are completed or aborted by it, and a stop ends no job this way.
+ */
+export async function dropUnusedUpload(
+  site: UploadsHost,
+  rel: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const key = site.keys.keyOf(rel);
+  const record = site.state.uploads.get(key)?.record;
+  if (!record || signal.aborted) return;
+  const resume = { uploads: site.state.uploads, site: site.config.name };
+  await abandonUpload(site.store, resume, key, record.uploadId, "no upload of the file needs it");
 }

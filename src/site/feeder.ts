@@ -14,6 +14,7 @@ import { compareKeys } from "../lib/key_order.ts";
 import { log } from "../lib/log.ts";
 import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
 import type { RemoteIndex } from "../state/listing.ts";
+import type { SiteState } from "../state/store.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { abortStaleUploads, listPrefix } from "./bucket.ts";
 import type { DuePaths } from "./due.ts";
@@ -33,6 +34,8 @@ export interface FeederHost {
   readonly keys: KeyMap;
   readonly remote: RemoteIndex;
   readonly stats: SiteStats;
+  /** Its multipart uploads, for the clean-up at start. */
+  readonly state: Pick<SiteState, "uploads">;
   readonly due: DuePaths;
   readonly once: boolean;
   readonly dryRun: boolean;
@@ -120,7 +123,7 @@ export class Feeder {
         await site.remote.refresh(listPrefix(site.store, site.keys, intake));
         log.debug("listed the bucket", { site: site.config.name, objects: site.remote.size });
         if (!this.#listed && !site.dryRun) {
-          await abortStaleUploads(site.store, site.keys, site.config.name, intake);
+          await abortStaleUploads(site, intake);
         }
         this.#listed = true;
         return true;

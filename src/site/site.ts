@@ -25,6 +25,7 @@ import type { FileDigest } from "../pipeline/hash.ts";
 import type { ListingStore, RemoteIndex } from "../state/listing.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore } from "../store/types.ts";
+import { dropUnusedUpload } from "./bucket.ts";
 import { DuePaths } from "./due.ts";
 import { Feeder, type FeederHost } from "./feeder.ts";
 import { Jobs, type JobsHost } from "./jobs.ts";
@@ -40,6 +41,8 @@ export interface SiteOptions {
   readonly hashes: HashPool;
   readonly checksum: Limiter;
   readonly upload: Limiter;
+  /** The most `upload` ever allows; with "auto" its limit moves up to this. */
+  readonly uploadMax: number;
   readonly uploadQueueBuffer: number;
   /** Reconcile once, drain, and return: no watcher, no retries beyond the S3 ones. */
   readonly once: boolean;
@@ -226,8 +229,8 @@ export class Site implements SiteContext, FeederHost, JobsHost {
     // being checked, or checked and waiting for an upload worker. When uploads are the slower
     // stage, the feeder (and the walk behind it) waits, instead of every checked file becoming
     // a task waiting to hand its action over, which cost O(waiting) each.
-    const { checksum, upload } = this.options;
-    const ahead = new Limiter(checksum.limit + upload.limit + this.options.uploadQueueBuffer);
+    const { checksum, upload, uploadMax, uploadQueueBuffer } = this.options;
+    const ahead = new Limiter(checksum.limit + uploadMax + uploadQueueBuffer);
     const checking = drain(checks, ahead, async (rel) => {
       // The shared checksum slot is held for the check alone: one site's slow uploads never
       // hold checksum workers that other sites could use.
@@ -278,7 +281,7 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   async #check(rel: string, cancel: AbortSignal): Promise<Action | undefined> {
     try {
       const action = await evaluate(this, rel, cancel);
-      if (!action) this.#finish(rel, false);
+      if (!action) await this.#finish(rel, false, cancel);
       return action;
     } catch (err) {
       this.#jobs.fail(rel, err, cancel);
@@ -289,14 +292,18 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   async #apply(action: Action, cancel: AbortSignal): Promise<void> {
     try {
       const { again } = await apply(this, action, cancel);
-      this.#finish(action.rel, again);
+      await this.#finish(action.rel, again, cancel);
     } catch (err) {
       this.#jobs.fail(action.rel, err, cancel);
     }
   }
 
-  #finish(rel: string, again: boolean): void {
+  async #finish(rel: string, again: boolean, cancel: AbortSignal): Promise<void> {
     if (!again) this.#moves.done(rel);
+    // An upload kept at start for this file that its job did not use (the check is in memory).
+    if (!this.dryRun && this.state.uploads.has(this.keyOf(rel))) {
+      await dropUnusedUpload(this, rel, cancel);
+    }
     this.#jobs.finish(rel, again);
   }
 

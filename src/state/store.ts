@@ -4,7 +4,8 @@
  * them), so a restart does not hash unchanged files again. It is only a cache: a row is trusted only
  * when every attribute still matches, the row is not "racily clean" (see `certifies`), and the
  * bucket still lists that ETag; a store that cannot be opened or written is switched off (with one
- * warning) while syncing goes on.
+ * warning) while syncing goes on. It also remembers our multipart uploads in progress, so that a
+ * stop does not cost them their parts (uploads.ts).
  * @module
  */
 
@@ -13,6 +14,13 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { WriteBatch } from "./batch.ts";
+import {
+  prepareUploads,
+  siteUploads,
+  type UploadBook,
+  UPLOADS_SCHEMA,
+  type UploadStatements,
+} from "./uploads.ts";
 
 /** What lstat says about a regular file: what a row compares. */
 export interface FileStamp {
@@ -59,6 +67,8 @@ export interface SiteState {
   delete(rel: string): void;
   /** Another path that held this very file (same inode, size and mtime): a rename's old name. */
   findMoved(rel: string, file: FileStamp): string | undefined;
+  /** Our multipart uploads in progress, kept across stops so that they resume (uploads.ts). */
+  readonly uploads: UploadBook;
 }
 
 /**
@@ -95,6 +105,9 @@ export class StateStore {
   #put!: StatementSync;
   #delete!: StatementSync;
   #byIno!: StatementSync;
+  #uploads!: UploadStatements;
+  /** One book per site, so that its in-memory index is the only one. */
+  readonly #books = new Map<string, UploadBook>();
   readonly #batch = new WriteBatch(
     (sql) => this.#db!.exec(sql),
     (err) => this.#fail("write", err),
@@ -145,7 +158,9 @@ export class StateStore {
         }
         db.exec(`DROP TABLE IF EXISTS files; PRAGMA user_version = ${SCHEMA_VERSION};`);
       }
-      db.exec(SCHEMA);
+      // The upload tables outlive a version change of the file rows: every part they name is
+      // checked against the file and the server before it is trusted.
+      db.exec(SCHEMA + UPLOADS_SCHEMA);
       this.#prepare(db);
     } catch (err) {
       db.close();
@@ -166,6 +181,7 @@ export class StateStore {
     this.#put = db.prepare("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     this.#delete = db.prepare("DELETE FROM files WHERE site = ? AND rel = ?");
     this.#byIno = db.prepare(FIND_MOVED);
+    this.#uploads = prepareUploads(db);
   }
 
   /** A failed store is closed and forgotten: a wrong cache would be worse than none. */
@@ -197,6 +213,7 @@ export class StateStore {
   /** `site` identifies a site by what it syncs, not by its name, which may change. */
   forSite(site: string): SiteState {
     return {
+      uploads: this.#uploadsOf(site),
       get: (rel) =>
         this.#run("read", undefined, () => {
           const row = this.#get.get(site, rel) as Record<string, number | string> | undefined;
@@ -228,6 +245,18 @@ export class StateStore {
           return row?.rel;
         }),
     };
+  }
+
+  #uploadsOf(site: string): UploadBook {
+    let book = this.#books.get(site);
+    if (!book) {
+      book = siteUploads(site, {
+        read: (fallback, fn) => this.#run("read", fallback, () => fn(this.#uploads)),
+        write: (fn) => this.#run("write", undefined, () => this.#write(() => fn(this.#uploads))),
+      });
+      this.#books.set(site, book);
+    }
+    return book;
   }
 
   /**

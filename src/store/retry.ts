@@ -27,6 +27,9 @@ const RETRYABLE_CODES = new Set([
   "ENOTFOUND",
   "TimeoutError",
   "NetworkingError",
+  // Signed with a clock the server refuses: the SDK has set its offset from the answer's Date
+  // (and S3Http shares it), so the next attempt is signed with the server's time.
+  "RequestTimeTooSkewed",
 ]);
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 

@@ -4,8 +4,6 @@
  * @module
  */
 
-import http from "node:http";
-import https from "node:https";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -14,6 +12,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   S3Client,
   type StorageClass,
   UploadPartCopyCommand,
@@ -23,7 +22,8 @@ import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { errorCode, httpStatus, withRetry } from "./retry.ts";
 import { listSequential } from "./list_parallel.ts";
-import { decodeListedKey, S3Http } from "./s3_http.ts";
+import { decodeListedKey, type HttpOptions, S3Http } from "./s3_http.ts";
+import { createTransport, logTransport, type Transport } from "./transport.ts";
 import type {
   CompletedPart,
   ListedPage,
@@ -33,6 +33,7 @@ import type {
   PendingUpload,
   PutOptions,
   RemoteObject,
+  UploadedPart,
 } from "./types.ts";
 
 /** An S3 call that failed for good: names the operation, site, bucket and key, and keeps the cause. */
@@ -58,8 +59,17 @@ export class S3Error extends Error {
 
 export type S3Settings = Pick<
   SiteConfig,
-  "name" | "endpoint" | "bucket" | "bucketRegion" | "credentials" | "s3OpsRetries"
+  | "name"
+  | "endpoint"
+  | "bucket"
+  | "bucketRegion"
+  | "credentials"
+  | "s3OpsRetries"
+  | "requestTimeoutMs"
 >;
+
+/** What the generation wants told about, and to decide on, each upload: concurrency and rate. */
+export type UploadHooks = Pick<HttpOptions, "observe" | "pace">;
 
 /** Quotes are part of the ETag on the wire, never part of the value we compare. */
 const unquote = (etag: string | undefined): string => (etag ?? "").replaceAll('"', "");
@@ -96,8 +106,21 @@ const sdkLogger = {
   error: (...args: unknown[]) => log.debug("AWS SDK", { error: args.map(String).join(" ") }),
 };
 
-export function createS3Client(site: S3Settings, maxSockets: number): S3Client {
-  const agentOptions = { keepAlive: true, maxSockets };
+/**
+ * A client whose requests go through `transport`'s agents (proxy, trusted CAs, socket pool), or
+ * through agents of its own with that many sockets.
+ */
+export function createS3Client(
+  site: S3Settings & Pick<SiteConfig, "caBundle" | "proxy">,
+  transport: Pick<Transport, "httpAgent" | "httpsAgent"> | number,
+): S3Client {
+  const agents = typeof transport === "number"
+    ? createTransport(endpointOf(site), {
+      maxSockets: transport,
+      proxy: site.proxy,
+      caBundle: site.caBundle,
+    })
+    : transport;
   return new S3Client({
     region: site.bucketRegion,
     endpoint: site.endpoint,
@@ -114,10 +137,12 @@ export function createS3Client(site: S3Settings, maxSockets: number): S3Client {
     // The SDK's own warnings go through our logger (and its format), never straight to stderr.
     logger: sdkLogger,
     requestHandler: {
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
+      httpAgent: agents.httpAgent,
+      httpsAgent: agents.httpsAgent,
       connectionTimeout: 10_000,
-      requestTimeout: 120_000,
+      // The SDK's requestTimeout only warns; socketTimeout fails a request once no byte has
+      // moved either way for that long, which is what request_timeout promises.
+      socketTimeout: site.requestTimeoutMs,
     },
   });
 }
@@ -128,13 +153,19 @@ export class S3Store implements ObjectStore {
   readonly #http: S3Http;
   readonly #site: S3Settings;
 
-  constructor(site: S3Settings, client: S3Client) {
+  constructor(
+    site: S3Settings,
+    client: S3Client,
+    options: Omit<HttpOptions, "clock">,
+  ) {
     this.bucket = site.bucket;
     this.#site = site;
     this.#client = client;
     // The SDK's credential chain (site keys, environment, shared files, instance role), cached
-    // and refreshed by the SDK, signs our own requests too.
-    this.#http = new S3Http(site, () => client.config.credentials());
+    // and refreshed by the SDK, signs our own requests too; and the offset to the server's clock
+    // that the SDK keeps in its config serves both.
+    const clock = client.config as { systemClockOffset?: number };
+    this.#http = new S3Http(site, () => client.config.credentials(), { ...options, clock });
   }
 
   async #call<T>(
@@ -430,9 +461,57 @@ export class S3Store implements ObjectStore {
       throw err;
     }
   }
+
+  async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<UploadedPart[]> {
+    const parts: UploadedPart[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.#call("list the uploaded parts of", key, signal, async () => {
+        const out = await this.#client.send(
+          new ListPartsCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumberMarker: marker,
+          }),
+          { abortSignal: signal },
+        );
+        const listed = (out.Parts ?? []).map((part) => ({
+          partNumber: part.PartNumber ?? 0,
+          size: part.Size ?? 0,
+          etag: unquote(part.ETag),
+        }));
+        return { listed, next: out.IsTruncated ? out.NextPartNumberMarker : undefined };
+      });
+      parts.push(...page.listed);
+      marker = page.next;
+    } while (marker);
+    return parts;
+  }
 }
 
+/** The URL requests go to, for the proxy decision and the log: AWS's regional one when unset. */
+const endpointOf = (site: S3Settings): string =>
+  site.endpoint ?? `https://s3.${site.bucketRegion}.amazonaws.com`;
+
 /** The store for one site, with enough sockets for every upload and checksum worker to have one. */
-export function createS3Store(site: S3Settings, maxSockets: number): ObjectStore {
-  return new S3Store(site, createS3Client(site, maxSockets));
+export function createS3Store(
+  site: S3Settings & Pick<SiteConfig, "caBundle" | "proxy">,
+  maxSockets: number,
+  uploads: UploadHooks = {},
+): ObjectStore {
+  // One set of agents for both request paths: the SDK's and S3Http's go through the same proxy,
+  // trust the same CAs and share the sockets.
+  const endpoint = endpointOf(site);
+  const transport = createTransport(endpoint, {
+    maxSockets,
+    proxy: site.proxy,
+    caBundle: site.caBundle,
+  });
+  logTransport(endpoint, transport, site.caBundle);
+  return new S3Store(site, createS3Client(site, transport), {
+    idleMs: site.requestTimeoutMs,
+    agentFor: transport.agentFor,
+    ...uploads,
+  });
 }

@@ -11,7 +11,10 @@
  */
 
 import { createHash } from "node:crypto";
-import { timeoutSignal } from "../lib/deadline.ts";
+import type http from "node:http";
+import type { Outcome, Sample } from "../lib/concurrency.ts";
+import { type Exchange, exchange, NoAnswerError } from "./exchange.ts";
+import { isHandshakeFailure } from "./trust.ts";
 import { type SigningCredentials, signRequest, uriEncode } from "./sigv4.ts";
 
 export interface HttpTarget {
@@ -38,6 +41,26 @@ export interface DataRequest {
   readonly query?: Readonly<Record<string, string>>;
 }
 
+/** What S3Http needs besides the target: how to reach it, and how long silence may last. */
+export interface HttpOptions {
+  /** The agent for a URL (proxy, trusted CAs, kept-alive sockets); Node's global one if none. */
+  readonly agentFor?: (url: URL) => http.Agent | undefined;
+  /** A request fails, and is retried, after this long with no byte moving either way. */
+  readonly idleMs: number;
+  /** Waits until `bytes` more may be uploaded: the bandwidth limit. */
+  readonly pace?: (bytes: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Where the server's clock is kept, as milliseconds to add to ours: the SDK client's config,
+   * so that an offset either path learns signs the requests of both.
+   */
+  readonly clock: { systemClockOffset?: number };
+  /** Told how each upload went, so that the uploads in flight can follow the link. */
+  readonly observe?: (sample: Sample) => void;
+}
+
+/** The AWS SDK's rule: a clock is skewed when it is five minutes or more away from the server's. */
+const SKEW_MS = 5 * 60_000;
+
 export class S3Http {
   readonly #base: URL;
   readonly #virtualHost: boolean;
@@ -45,6 +68,7 @@ export class S3Http {
   constructor(
     readonly target: HttpTarget,
     private readonly credentials: () => Promise<SigningCredentials>,
+    private readonly options: HttpOptions,
   ) {
     // AWS itself: virtual-hosted addressing (path-style is closed to new buckets), except for
     // bucket names with dots, which TLS wildcards cannot cover. Custom endpoints: path-style.
@@ -69,7 +93,7 @@ export class S3Http {
   /** PUTs `body` to `key`; returns the ETag without quotes. Throws S3HttpError on an S3 error. */
   async put(key: string, request: DataRequest, signal?: AbortSignal): Promise<string> {
     const response = await this.#send("PUT", this.url(key, request.query), request, signal);
-    return (response.headers.get("etag") ?? "").replaceAll('"', "");
+    return headerText(response.headers.etag).replaceAll('"', "");
   }
 
   /**
@@ -101,39 +125,80 @@ export class S3Http {
     url: URL,
     request: DataRequest,
     signal?: AbortSignal,
-  ): Promise<{ headers: Headers; text: string }> {
-    const headers: Record<string, string> = {
-      ...request.headers,
-      "content-length": String(request.body.byteLength),
-      "content-md5": request.md5Base64,
-    };
-    signRequest(method, url, headers, await this.credentials(), this.target.bucketRegion);
-    // A server that keeps the connection open and never answers must not hold a worker forever:
-    // two minutes, plus the time the body needs at a slow 256 KiB/s.
-    const timeout = timeoutSignal(120_000 + request.body.byteLength / 256);
-    const both = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
-    let response: Response;
-    let text: string;
-    try {
-      const body = request.body as Uint8Array<ArrayBuffer>;
-      response = await fetch(url, { method, headers, body, signal: both });
-      text = await response.text();
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      // No answer (refused, reset, timed out): retry.ts treats NetworkingError as transient.
-      const why = timeout.signal.aborted ? "no answer in time" : (err as Error).message;
-      throw new S3HttpError("NetworkingError", why);
-    } finally {
-      timeout.clear();
-    }
-    if (!response.ok) {
-      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || `HTTP${response.status}`;
+  ): Promise<Exchange> {
+    const { clock, idleMs, agentFor } = this.options;
+    // Only uploads count against the bandwidth limit and teach the concurrency; a delete's small
+    // XML body is not data.
+    const upload = method === "PUT";
+    const pace = upload ? this.options.pace : undefined;
+    const observe = upload ? this.options.observe : undefined;
+    for (let attempt = 0;; attempt++) {
+      const headers: Record<string, string> = {
+        ...request.headers,
+        "content-length": String(request.body.byteLength),
+        "content-md5": request.md5Base64,
+      };
+      const offset = clock.systemClockOffset ?? 0;
+      const now = new Date(Date.now() + offset);
+      signRequest(method, url, headers, await this.credentials(), this.target.bucketRegion, now);
+      let response: Exchange;
+      const started = performance.now();
+      const report = (outcome: Outcome) =>
+        observe?.({ ms: performance.now() - started, bytes: request.body.byteLength, outcome });
+      try {
+        const body = request.body;
+        response = await exchange(url, {
+          method,
+          headers,
+          body,
+          agent: agentFor?.(url),
+          idleMs,
+          pace,
+          signal,
+        });
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        report(err instanceof NoAnswerError && err.stalled ? "stalled" : "failed");
+        // No answer (refused, reset, stalled): retry.ts treats NetworkingError as transient. A
+        // certificate refused is not, and says so at once.
+        const name = isHandshakeFailure(err) ? "TlsHandshakeFailed" : "NetworkingError";
+        throw new S3HttpError(name, (err as Error).message);
+      }
+      learnClock(clock, headerText(response.headers.date));
+      const ok = response.status >= 200 && response.status < 300;
+      const { text } = response;
+      const code = ok ? "" : /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || `HTTP${response.status}`;
+      report(ok ? "ok" : throttled(response.status, code) ? "throttled" : "failed");
+      if (ok) return response;
+      // Signed with a clock the server refuses: once more, at once, with the server's time (which
+      // this answer or the SDK's requests may have taught us meanwhile).
+      const corrected = (clock.systemClockOffset ?? 0) !== offset;
+      if (code === "RequestTimeTooSkewed" && corrected && attempt === 0) continue;
       const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] || response.statusText || code;
       throw new S3HttpError(code, message, response.status);
     }
-    return { headers: response.headers, text };
   }
 }
+
+/** The server asks us to slow down: 503 (S3's SlowDown), 429, or a code that says so. */
+const throttled = (status: number, code: string): boolean =>
+  status === 503 || status === 429 || /SlowDown|Throttl|TooManyRequests/.test(code);
+
+/**
+ * Sets the offset to the server's clock when ours is skewed against `date` (a Date header), as
+ * the SDK does. Whole seconds are all a Date header has, and enough.
+ */
+export function learnClock(clock: { systemClockOffset?: number }, date: string): void {
+  const server = Date.parse(date);
+  if (Number.isNaN(server)) return;
+  const offset = clock.systemClockOffset ?? 0;
+  if (Math.abs(Date.now() + offset - server) >= SKEW_MS) {
+    clock.systemClockOffset = server - Date.now();
+  }
+}
+
+const headerText = (value: string | string[] | undefined): string =>
+  Array.isArray(value) ? value.join(",") : value ?? "";
 
 const EMPTY_MD5 = createHash("md5").digest("base64");
 

@@ -28,6 +28,13 @@ export interface CompletedPart {
   readonly etag: string;
 }
 
+/** One part a multipart upload in progress holds, as ListParts reports it. */
+export interface UploadedPart {
+  readonly partNumber: number;
+  readonly size: number;
+  readonly etag: string;
+}
+
 /** A multipart upload that was started and neither completed nor aborted. */
 export interface PendingUpload {
   readonly key: string;
@@ -90,6 +97,11 @@ export interface ObjectStore {
   abortMultipart(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** Multipart uploads in progress under `prefix`. */
   listMultipartUploads(prefix: string, signal?: AbortSignal): Promise<PendingUpload[]>;
+  /**
+   * The parts the multipart upload `uploadId` of `key` holds, in part number order. Fails with
+   * HTTP 404 (NoSuchUpload) when the upload was completed or aborted.
+   */
+  listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<UploadedPart[]>;
   /**
    * Copies `source` to `key` (or onto itself, to change its storage class) inside the bucket;
    * the data never leaves the server, and content type and metadata come along. The copy happens

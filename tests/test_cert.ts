@@ -1,0 +1,18 @@
+/**
+ * A self-signed CA certificate (EC P-256, valid until 2126) for unit tests that read or compare
+ * certificates and never make a TLS connection with it; its key is not kept.
+ * @module
+ */
+
+export const TEST_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBkjCCATmgAwIBAgIUPhx7Jg9Ty77kb7lTVzk7zzpVldgwCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTczNzeW5jIHVuaXQgdGVzdCBDQTAgFw0yNjExMjYwNzE0NTVa
+GA8yMTI2MTEwMjA3MTQ1NVowHjEcMBoGA1UEAwwTczNzeW5jIHVuaXQgdGVzdCBD
+QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABJZD6DuWuXXuIJyV2Y0yZn6MUkGu
+6MgPgmb982+euaARYT10RWapDflXhjYnv06NhDhPjA/xbOA4RcyTkcgPMnujUzBR
+MB0GA1UdDgQWBBRqpSnCvHfHwJo3gkSVkGQZnH13BjAfBgNVHSMEGDAWgBRqpSnC
+vHfHwJo3gkSVkGQZnH13BjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cA
+MEQCIGSWFJ17X2B4+fwAJhd9+5Fl9CYDROJgtLLb1fLIe9siAiBGQZ/Uw8EUSMNN
+KvJbXxRK0eFy/lV3Q9A65cY0XJkc7Q==
+-----END CERTIFICATE-----
+`;
