@@ -107,6 +107,7 @@ export class Generation {
         })
       ),
     ).then(() => {
+      for (const site of this.sites) site.store.close?.();
       this.#hashes.close();
       this.#state.close();
       this.#listings.close();

@@ -15,7 +15,8 @@ import {
 import { createS3Store, S3Error } from "../src/store/s3.ts";
 import { candidatePartSizes, MiB, parseEtag, PART_SIZE } from "../src/pipeline/etag.ts";
 import { hashFile } from "../src/pipeline/hash.ts";
-import { copyObject, sourceChanged, uploadFile } from "../src/pipeline/transfer.ts";
+import { copyObject, sourceChanged } from "../src/pipeline/copy.ts";
+import { uploadFile } from "../src/pipeline/transfer.ts";
 import { DeleteBatcher } from "../src/pipeline/deletes.ts";
 import type { ObjectStore } from "../src/store/types.ts";
 import { bytes, listBucket, newBucket, siteConfig, tempDir, testS3, writeFile } from "./helpers.ts";

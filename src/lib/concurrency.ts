@@ -7,9 +7,10 @@
  * flight only waits longer) and by 30% when the server pushes back (503 SlowDown, 429) or requests
  * stall.
  *
- * Latency is judged on small requests only (up to SMALL_BYTES): a large body's time is its size
- * over the bandwidth, and says nothing about queueing. A window of large bodies alone changes
- * nothing unless the server pushes back.
+ * Latency is compared within a size class (bodies within a factor of two of each other), since a
+ * large body takes longer for its size alone: each class has its own lowest median, and a window
+ * is judged by the class it has most requests of. Once a link is full, more in flight makes each
+ * body slower in turn, which stops the growth as queueing does.
  * @module
  */
 
@@ -26,7 +27,8 @@ export interface Sample {
 /** Why the limit last changed: the label of the metric, and the first word of `reason`. */
 export type Change = "start" | "grow" | "latency" | "throttled" | "stalled";
 
-export const SMALL_BYTES = 256 * 1024;
+/** Bodies up to this size are one class: below it a request's time is its round trips. */
+export const SMALL_BYTES = 64 * 1024;
 /** Grow only while a window's median latency stays under this multiple of the lowest seen. */
 const GROW_BELOW = 1.4;
 /** Shrink once it is above this multiple. */
@@ -57,7 +59,8 @@ export class AdaptiveConcurrency {
   };
   readonly #now: () => number;
   readonly #onChange: ConcurrencyOptions["onChange"];
-  #baseline = Infinity;
+  /** The lowest window median seen, by size class. */
+  readonly #baselines = new Map<number, number>();
   #slowStart = true;
   #window = newWindow(0);
 
@@ -82,7 +85,12 @@ export class AdaptiveConcurrency {
     if (this.limiter.waiting > 0) w.saturated++;
     if (sample.outcome === "throttled") w.throttled++;
     if (sample.outcome === "stalled") w.stalled++;
-    if (sample.outcome === "ok" && sample.bytes <= SMALL_BYTES) w.latencies.push(sample.ms);
+    if (sample.outcome === "ok") {
+      const size = sizeClass(sample.bytes);
+      const latencies = w.latencies.get(size);
+      if (latencies) latencies.push(sample.ms);
+      else w.latencies.set(size, [sample.ms]);
+    }
     const now = this.#now();
     if (w.count < Math.max(16, this.limit / 2) || now - w.started < WINDOW_MS) return;
     this.#decide(w);
@@ -105,10 +113,15 @@ export class AdaptiveConcurrency {
         `${w.stalled} of ${w.count} requests stalled`,
       );
     }
-    if (w.latencies.length < 8) return;
-    const median = w.latencies.sort((a, b) => a - b)[w.latencies.length >> 1] ?? 0;
-    this.#baseline = Math.min(median, this.#baseline * BASELINE_DRIFT);
-    const ratio = median / Math.max(this.#baseline, 0.001);
+    let [size, latencies]: [number, number[]] = [0, []];
+    for (const entry of w.latencies) {
+      if (entry[1].length > latencies.length) [size, latencies] = entry;
+    }
+    if (latencies.length < 8) return;
+    const median = latencies.sort((a, b) => a - b)[latencies.length >> 1] ?? 0;
+    const baseline = Math.min(median, (this.#baselines.get(size) ?? Infinity) * BASELINE_DRIFT);
+    this.#baselines.set(size, baseline);
+    const ratio = median / Math.max(baseline, 0.001);
     const latency = `median ${median.toFixed(0)} ms, ${ratio.toFixed(1)}x the lowest`;
     if (ratio > SHRINK_ABOVE) {
       return this.#set(Math.floor((limit * 9) / 10), "latency", `${latency}: requests queue`);
@@ -142,8 +155,13 @@ interface Window {
   saturated: number;
   throttled: number;
   stalled: number;
-  latencies: number[];
+  /** Latencies of the requests that succeeded, by size class. */
+  latencies: Map<number, number[]>;
 }
+
+/** 0 up to SMALL_BYTES, then one class per doubling. */
+const sizeClass = (bytes: number): number =>
+  bytes <= SMALL_BYTES ? 0 : Math.ceil(Math.log2(bytes / SMALL_BYTES));
 
 const newWindow = (started: number): Window => ({
   started,
@@ -151,5 +169,5 @@ const newWindow = (started: number): Window => ({
   saturated: 0,
   throttled: 0,
   stalled: 0,
-  latencies: [],
+  latencies: new Map(),
 });

@@ -75,10 +75,16 @@ Deno.test("AdaptiveConcurrency comes down when latency climbs, and by 30% when t
   assert.equal(control.limit, 1);
 });
 
-Deno.test("AdaptiveConcurrency judges latency on small requests only", () => {
+Deno.test("AdaptiveConcurrency compares latency within a size class, by the class most seen", () => {
   const { clock, control } = controller();
   run(control, clock, 1, { ms: 20 }, false);
-  // Large bodies take long because they are large: no sign of queueing.
-  run(control, clock, 5, { ms: 2000, bytes: 8 << 20 });
-  assert.equal(control.limit, 10);
+  // Large bodies take long because they are large: no sign of queueing, and they grow the limit
+  // as long as their own latency holds.
+  run(control, clock, 1, { ms: 2000, bytes: 8 << 20 }, false);
+  run(control, clock, 1, { ms: 2000, bytes: 8 << 20 });
+  assert.equal(control.limit, 20);
+  // Twice as long for the same size: the link is full.
+  run(control, clock, 1, { ms: 4100, bytes: 8 << 20 });
+  assert.equal(control.limit, 18);
+  assert.equal(control.change, "latency");
 });

@@ -15,13 +15,8 @@ import { sameStamp } from "../state/store.ts";
 import { type LocalFile, statFile } from "./check.ts";
 import { compareContent } from "./compare.ts";
 import type { Action, SiteContext } from "./context.ts";
-import {
-  copyObject,
-  FileChangedError,
-  type Hashed,
-  sourceChanged,
-  uploadFile,
-} from "./transfer.ts";
+import { copyObject, sourceChanged } from "./copy.ts";
+import { FileChangedError, type Hashed, uploadFile } from "./transfer.ts";
 
 export interface ApplyResult {
   /** Look at the path again: it changed meanwhile. */

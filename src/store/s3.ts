@@ -452,6 +452,11 @@ export class S3Store implements ObjectStore {
     return await this.#call("delete", what, signal, () => this.#http.deleteMany(keys, signal));
   }
 
+  close(): void {
+    // The SDK's handler destroys the agents it was given: those S3Http uses too.
+    this.#client.destroy();
+  }
+
   async deleteOne(key: string, signal?: AbortSignal): Promise<void> {
     try {
       await this.#call("delete", key, signal, () => this.#http.deleteOne(key, signal));

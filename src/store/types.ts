@@ -97,6 +97,8 @@ export interface ObjectStore {
   abortMultipart(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** Multipart uploads in progress under `prefix`. */
   listMultipartUploads(prefix: string, signal?: AbortSignal): Promise<PendingUpload[]>;
+  /** Closes its connections; nothing is called after. A reload would otherwise leak them. */
+  close?(): void;
   /**
    * The parts the multipart upload `uploadId` of `key` holds, in part number order. Fails with
    * HTTP 404 (NoSuchUpload) when the upload was completed or aborted.
