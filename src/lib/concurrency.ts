@@ -1,8 +1,9 @@
 /**
  * How many uploads one endpoint gets in flight, found as TCP finds its window. The limit grows while
- * the requests of a window take about as long as the fastest window seen: by Little's law, more in
- * flight at the same latency is more throughput. It doubles each window at first (slow start, so
- * that a long link is filled within a second), and grows by a quarter once latency first stops it.
+ * the requests of a window take about as long as the fastest window seen (by Little's law, more in
+ * flight at the same latency is more throughput), or while the last step up raised the requests
+ * finished per second by a tenth. It doubles each window at first (slow start, so that a long link
+ * is filled within a second), and grows by a quarter once latency first stops it.
  * It comes down a little when latency climbs (the server or the link is queueing, so more in
  * flight only waits longer) and by 30% when the server pushes back (503 SlowDown, 429) or requests
  * stall.
@@ -35,6 +36,8 @@ const GROW_BELOW = 1.4;
 const SHRINK_ABOVE = 2;
 /** The lowest median drifts up this much per window, so a slower path is learnt after a while. */
 const BASELINE_DRIFT = 1.01;
+/** A step up that raised the throughput at least this much is followed by another. */
+const GAIN = 1.1;
 /** A window lasts at least this long (and 16 requests), so that one slow request is not a trend. */
 const WINDOW_MS = 100;
 
@@ -62,6 +65,8 @@ export class AdaptiveConcurrency {
   /** The lowest window median seen, by size class. */
   readonly #baselines = new Map<number, number>();
   #slowStart = true;
+  /** Requests per second in the window before the last growth, to judge what it gained. */
+  #beforeGrowth: number | undefined;
   #window = newWindow(0);
 
   constructor({ initial, max, now = () => performance.now(), onChange }: ConcurrencyOptions) {
@@ -93,11 +98,12 @@ export class AdaptiveConcurrency {
     }
     const now = this.#now();
     if (w.count < Math.max(16, this.limit / 2) || now - w.started < WINDOW_MS) return;
-    this.#decide(w);
+    this.#decide(w, w.count / ((now - w.started) / 1000));
     this.#window = newWindow(now);
   }
 
-  #decide(w: Window): void {
+  /** `rate`: the window's requests finished per second. */
+  #decide(w: Window, rate: number): void {
     const limit = this.limit;
     if (w.throttled > 0) {
       return this.#set(
@@ -123,17 +129,26 @@ export class AdaptiveConcurrency {
     this.#baselines.set(size, baseline);
     const ratio = median / Math.max(baseline, 0.001);
     const latency = `median ${median.toFixed(0)} ms, ${ratio.toFixed(1)}x the lowest`;
+    const before = this.#beforeGrowth;
+    this.#beforeGrowth = undefined;
     if (ratio > SHRINK_ABOVE) {
       return this.#set(Math.floor((limit * 9) / 10), "latency", `${latency}: requests queue`);
     }
-    if (ratio >= GROW_BELOW) {
-      this.#slowStart = false;
-      return;
-    }
-    if (w.saturated * 2 > w.count) {
-      const step = this.#slowStart ? limit : Math.max(1, Math.ceil(limit / 4));
-      this.#set(limit + step, "grow", `${latency}: more in flight`);
-    }
+    if (w.saturated * 2 <= w.count) return;
+    // Latency that holds means more in flight is more throughput (Little's law); latency that
+    // climbs is still worth it while the last step raised the throughput itself by a tenth.
+    const gained = before !== undefined && rate >= before * GAIN;
+    // Climbing latency ends slow start: the link is near full, and steps get smaller.
+    if (ratio >= GROW_BELOW) this.#slowStart = false;
+    if (ratio >= GROW_BELOW && !gained) return;
+    const why = gained
+      ? `${latency}, ${Math.round(rate)} requests/s, ${
+        ((rate / before - 1) * 100).toFixed(0)
+      }% more`
+      : latency;
+    const step = this.#slowStart ? limit : Math.max(1, Math.ceil(limit / 4));
+    this.#beforeGrowth = rate;
+    this.#set(limit + step, "grow", `${why}: more in flight`);
   }
 
   #set(limit: number, change: Change, why: string): void {

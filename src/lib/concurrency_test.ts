@@ -11,13 +11,17 @@ function run(
   windows: number,
   sample: Partial<Sample> & { ms: number },
   saturated = true,
+  rate?: (limit: number, ms: number) => number,
 ): void {
   for (let w = 0; w < windows; w++) {
-    const count = Math.max(16, Math.ceil(control.limit / 2));
+    // A steady 64 requests a second whatever the limit (the link gives no more), or `rate`.
+    const perSecond = rate ? rate(control.limit, sample.ms) : 64;
+    // Enough requests to close one window: 16, half the limit, and 0.1 s of them.
+    const count = Math.max(16, Math.ceil(control.limit / 2), Math.ceil(perSecond / 10) + 1);
     for (let i = 0; i < count; i++) {
       // Slots taken and never given back: the test only needs someone waiting.
       while (saturated && control.limiter.waiting === 0) void control.limiter.acquire();
-      clock.now += 250 / count;
+      clock.now += 1000 / perSecond;
       control.observe({ bytes: 4096, outcome: "ok", ...sample });
     }
   }
@@ -87,4 +91,20 @@ Deno.test("AdaptiveConcurrency compares latency within a size class, by the clas
   run(control, clock, 1, { ms: 4100, bytes: 8 << 20 });
   assert.equal(control.limit, 18);
   assert.equal(control.change, "latency");
+});
+
+Deno.test("AdaptiveConcurrency grows while a step up raises throughput, even as latency climbs", () => {
+  const { clock, control } = controller();
+  // Little's law with room to spare: every request in flight finishes in `ms`.
+  const littles = (limit: number, ms: number) => (limit * 1000) / ms;
+  run(control, clock, 1, { ms: 40 }, true, littles);
+  assert.equal(control.limit, 20);
+  // 1.5x the latency at twice the requests: a third more throughput, so on.
+  run(control, clock, 1, { ms: 60 }, true, littles);
+  assert.equal(control.limit, 25);
+  assert.match(control.reason, /requests\/s, 3\d% more: more in flight; 20 -> 25/);
+  // The same throughput at 25 as at 20: the link is full, hold.
+  run(control, clock, 1, { ms: 75 }, true, littles);
+  run(control, clock, 1, { ms: 75 }, true, () => 333);
+  assert.equal(control.limit, 25);
 });
