@@ -11,7 +11,7 @@ import { statFile } from "../pipeline/check.ts";
 import { abandonUpload } from "../pipeline/resume.ts";
 import { sameStamp, type SiteState } from "../state/store.ts";
 import { listParallel } from "../store/list_parallel.ts";
-import type { ObjectStore, RemoteObject } from "../store/types.ts";
+import type { ObjectStore, PendingUpload, RemoteObject } from "../store/types.ts";
 import type { KeyMap } from "./keys.ts";
 
 /**
@@ -49,16 +49,21 @@ export interface UploadsHost {
  * billed and invisible), except those of ours that can resume: recorded in the state store, for a
  * file that is still there, included, and unchanged. Those wait for their file's job, which either
  * resumes one or, needing no upload after all, drops it (`dropUnusedUpload`). Records of uploads
- * the server no longer lists are forgotten. Called before the site starts any upload of its own,
- * so none of these can be in flight. A failure only costs a warning.
+ * the server no longer lists are forgotten. `unfinished` is the server's list of them, asked for
+ * before the site started any upload of its own, so none of these can be in flight. A failure only
+ * costs a warning.
  */
-export async function abortStaleUploads(site: UploadsHost, signal: AbortSignal): Promise<void> {
+export async function abortStaleUploads(
+  site: UploadsHost,
+  unfinished: Promise<PendingUpload[]>,
+  signal: AbortSignal,
+): Promise<void> {
   const { store, keys } = site;
   const { uploads } = site.state;
   const name = site.config.name;
   try {
     const kept = new Set<string>();
-    for (const upload of await store.listMultipartUploads(keys.prefix, signal)) {
+    for (const upload of await unfinished) {
       const rel = keys.relOf(upload.key);
       if (rel === undefined) continue;
       const record = uploads.get(upload.key)?.record;

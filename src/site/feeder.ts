@@ -119,12 +119,16 @@ export class Feeder {
   async #list(intake: AbortSignal): Promise<boolean> {
     const { site } = this;
     for (let attempt = 0; !intake.aborted; attempt++) {
+      // Asked for beside the listing, not after it: on a far link a round trip less before the
+      // first upload, or before a run with nothing to do ends.
+      const unfinished = !this.#listed && !site.dryRun
+        ? site.store.listMultipartUploads(site.keys.prefix, intake)
+        : undefined;
+      unfinished?.catch(() => {}); // awaited below, or dropped with a failed listing
       try {
         await site.remote.refresh(listPrefix(site.store, site.keys, intake));
         log.debug("listed the bucket", { site: site.config.name, objects: site.remote.size });
-        if (!this.#listed && !site.dryRun) {
-          await abortStaleUploads(site, intake);
-        }
+        if (unfinished) await abortStaleUploads(site, unfinished, intake);
         this.#listed = true;
         return true;
       } catch (err) {
