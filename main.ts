@@ -31,8 +31,10 @@ import { verifyConfig } from "./src/verify/verify.ts";
 
 export const VERSION: string = denoConfig.version;
 
+/** Every line prefixed, so that each mistake of a config with several reads on its own. */
 function fail(message: string, code: number): never {
-  Deno.stderr.writeSync(new TextEncoder().encode(`s3sync-service: ${message}\n`));
+  const lines = message.split("\n").map((line) => `s3sync-service: ${line}\n`);
+  Deno.stderr.writeSync(new TextEncoder().encode(lines.join("")));
   Deno.exit(code);
 }
 

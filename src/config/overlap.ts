@@ -8,35 +8,46 @@
 import { ConfigError } from "../lib/errors.ts";
 import type { SiteConfig } from "./types.ts";
 
-/** Throws a `ConfigError` for the first duplicate name or overlapping pair of targets. */
-export function checkSites(sites: readonly SiteConfig[]): void {
+/**
+ * The duplicate names, then the overlapping targets, each reported once per later site of a
+ * pair. `sites` is indexed as the config's list; undefined stands for a site that had a mistake
+ * of its own, which is left out since its values are not what the user meant.
+ */
+export function checkSites(sites: readonly (SiteConfig | undefined)[]): ConfigError[] {
+  const errors: ConfigError[] = [];
   const byName = new Map<string, number>();
   sites.forEach((site, i) => {
+    if (site === undefined) return;
     const first = byName.get(site.name);
     if (first !== undefined) {
-      throw new ConfigError(
-        `sites[${i}].name`,
-        `${
-          JSON.stringify(site.name)
-        } is already the name of sites[${first}]; names must be unique because ` +
-          `metrics and logs are keyed by them (set "name" on one of them)`,
+      errors.push(
+        new ConfigError(
+          `sites[${i}].name`,
+          `${
+            JSON.stringify(site.name)
+          } is already the name of sites[${first}]; names must be unique because ` +
+            `metrics and logs are keyed by them (set "name" on one of them)`,
+        ),
       );
-    }
-    byName.set(site.name, i);
+    } else byName.set(site.name, i);
   });
 
   sites.forEach((site, i) => {
-    sites.slice(0, i).forEach((other, j) => {
-      if (!overlaps(site, other)) return;
-      throw new ConfigError(
+    if (site === undefined) return;
+    const j = sites.slice(0, i).findIndex((other) => other !== undefined && overlaps(site, other));
+    const other = sites[j];
+    if (other === undefined) return;
+    errors.push(
+      new ConfigError(
         `sites[${i}]`,
         `${JSON.stringify(site.name)} overlaps sites[${j}] (${JSON.stringify(other.name)}): ` +
           `both sync to bucket ${JSON.stringify(site.bucket)} ` +
           `${where(site, other)} on the same endpoint, so each would treat the other's objects ` +
           `as its own and could overwrite or delete them`,
-      );
-    });
+      ),
+    );
   });
+  return errors;
 }
 
 function overlaps(a: SiteConfig, b: SiteConfig): boolean {

@@ -1,13 +1,20 @@
 /**
- * Turns the parsed YAML (`unknown`) into the frozen `Config` the rest of the code sees, or throws a
- * `ConfigError` naming the field and the rule. Pure: the environment and CPU count come in as
- * arguments, so a reload and a test resolve the same way.
+ * Turns the parsed YAML (`unknown`) into the frozen `Config` the rest of the code sees, or throws
+ * one `ConfigError` naming the field and the rule of every mistake. Pure: the environment and CPU
+ * count come in as arguments, so a reload and a test resolve the same way.
  * @module
  */
 
 import { isAbsolute, join, normalize } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
-import { type Config, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./types.ts";
+import {
+  type Config,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type SiteConfig,
+} from "./types.ts";
 import { GLOBAL_KEYS, type RawConfig, SITE_KEYS } from "./raw.ts";
 import {
   describe,
@@ -19,6 +26,7 @@ import {
 } from "./check.ts";
 import { resolveSite, type SiteDefaults } from "./site.ts";
 import { checkSites } from "./overlap.ts";
+import { Mistakes } from "./collect.ts";
 import { unknownKeyWarnings } from "./unknown.ts";
 import { readRate } from "./rate.ts";
 import { readCaBundle } from "./ca_bundle.ts";
@@ -42,7 +50,11 @@ import {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Resolves a parsed config document; `warnings` lists what was accepted but looks wrong. */
+/**
+ * Resolves a parsed config document; `warnings` lists what was accepted but looks wrong. Every
+ * key is checked, so the `ConfigError` thrown reports every mistake at once: each key's, in
+ * document order, then those between sites, which are only checked among sites without one.
+ */
 export function resolveConfig(
   document: unknown,
   env: Env,
@@ -50,61 +62,78 @@ export function resolveConfig(
 ): { config: Config; warnings: string[] } {
   const raw = asMapping(document);
   const warnings = unknownKeyWarnings(raw, GLOBAL_KEYS, "");
+  const mistakes = new Mistakes();
+  const read = <T>(reader: () => T): T | undefined => mistakes.read(reader);
 
   const defaults: SiteDefaults = {
-    region: readString(raw.aws_region, "aws_region") ?? (env.AWS_REGION || undefined) ??
-      (env.AWS_DEFAULT_REGION || undefined) ?? DEFAULT_REGION,
-    credentials: readCredentials(raw, ""),
+    region: read(() => readString(raw.aws_region, "aws_region")) ??
+      (env.AWS_REGION || undefined) ?? (env.AWS_DEFAULT_REGION || undefined) ?? DEFAULT_REGION,
+    credentials: read(() => readCredentials(raw, "")),
     watchIntervalMs:
-      readDuration(raw.watch_interval, "watch_interval", MAX_WATCH_INTERVAL_MS, false) ??
+      read(() =>
+        readDuration(raw.watch_interval, "watch_interval", MAX_WATCH_INTERVAL_MS, false)
+      ) ??
         DEFAULT_WATCH_INTERVAL_MS,
-    s3OpsRetries: readInt(raw.s3_ops_retries, "s3_ops_retries", 1, MAX_RETRIES) ??
+    s3OpsRetries: read(() => readInt(raw.s3_ops_retries, "s3_ops_retries", 1, MAX_RETRIES)) ??
       DEFAULT_S3_OPS_RETRIES,
-    reconcileIntervalMs: readDuration(
-      raw.reconcile_interval,
-      "reconcile_interval",
-      MAX_RECONCILE_INTERVAL_MS,
-      true,
-    ) ?? DEFAULT_RECONCILE_INTERVAL_MS,
+    reconcileIntervalMs:
+      read(() =>
+        readDuration(raw.reconcile_interval, "reconcile_interval", MAX_RECONCILE_INTERVAL_MS, true)
+      ) ?? DEFAULT_RECONCILE_INTERVAL_MS,
     requestTimeoutMs:
-      readDuration(raw.request_timeout, "request_timeout", MAX_REQUEST_TIMEOUT_MS, false) ??
-        DEFAULT_REQUEST_TIMEOUT_MS,
-    // The config's key first, the variable when it has none, as aws_region and AWS_REGION.
-    caBundle: readCaBundle(raw.ca_bundle, "ca_bundle") ??
-      readCaBundle(env.AWS_CA_BUNDLE, "AWS_CA_BUNDLE"),
-    proxy: readProxies(env),
+      read(() =>
+        readDuration(raw.request_timeout, "request_timeout", MAX_REQUEST_TIMEOUT_MS, false)
+      ) ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    // The config's key first, the variable when it has none, as aws_region and AWS_REGION; one
+    // read, so that a bad key does not fall through to the variable.
+    caBundle: read(() =>
+      readCaBundle(raw.ca_bundle, "ca_bundle") ??
+        readCaBundle(env.AWS_CA_BUNDLE, "AWS_CA_BUNDLE")
+    ),
+    proxy: read(() => readProxies(env)),
   };
-  const logLevel = readLogLevel(raw.loglevel);
-  const logFormat = readLogFormat(raw.log_format);
+  const logLevel = read(() => readLogLevel(raw.loglevel)) ?? "info";
+  const logFormat = read(() => readLogFormat(raw.log_format)) ?? "text";
   const shutdownTimeoutMs =
-    readDuration(raw.shutdown_timeout, "shutdown_timeout", MAX_SHUTDOWN_TIMEOUT_MS, true) ??
-      DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    read(() =>
+      readDuration(raw.shutdown_timeout, "shutdown_timeout", MAX_SHUTDOWN_TIMEOUT_MS, true)
+    ) ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const uploadQueueBuffer =
-    readInt(raw.upload_queue_buffer, "upload_queue_buffer", 0, MAX_UPLOAD_QUEUE_BUFFER) ?? 0;
-  const uploadWorkers = readUploadWorkers(raw.upload_workers);
-  const checksumWorkers = readInt(raw.checksum_workers, "checksum_workers", 1, MAX_WORKERS) ??
-    defaultChecksumWorkers(env, cpuCount);
+    read(() =>
+      readInt(raw.upload_queue_buffer, "upload_queue_buffer", 0, MAX_UPLOAD_QUEUE_BUFFER)
+    ) ?? 0;
+  const uploadWorkers = read(() => readUploadWorkers(raw.upload_workers)) ?? "auto";
+  const checksumWorkers =
+    read(() => readInt(raw.checksum_workers, "checksum_workers", 1, MAX_WORKERS)) ??
+      defaultChecksumWorkers(env, cpuCount);
+  const stateDir = read(() => readStateDir(raw.state_dir, env)) ?? "";
+  const bandwidthLimit = read(() => readRate(raw.bandwidth_limit, "bandwidth_limit")) ?? 0;
 
+  let resolved: (SiteConfig | undefined)[] = [];
   if (!Array.isArray(raw.sites) || raw.sites.length === 0) {
     const got = raw.sites === undefined ? "" : `, got ${describe(raw.sites)}`;
-    throw new ConfigError("sites", `must be a non-empty list of sites${got}`);
+    mistakes.add(new ConfigError("sites", `must be a non-empty list of sites${got}`));
+  } else {
+    resolved = raw.sites.map((site: unknown, i) => {
+      if (isMapping(site)) warnings.push(...unknownKeyWarnings(site, SITE_KEYS, `sites[${i}].`));
+      return resolveSite(site, i, defaults, warnings, mistakes);
+    });
   }
-  const sites = raw.sites.map((site: unknown, i) => {
-    if (isMapping(site)) warnings.push(...unknownKeyWarnings(site, SITE_KEYS, `sites[${i}].`));
-    return resolveSite(site, i, defaults, warnings);
-  });
-  checkSites(sites);
+  mistakes.sortBy(raw);
+  for (const err of checkSites(resolved)) mistakes.add(err);
+  mistakes.throwIfAny();
 
   const config: Config = {
     logLevel,
     logFormat,
     shutdownTimeoutMs,
-    stateDir: readStateDir(raw.state_dir, env),
+    stateDir,
     uploadQueueBuffer,
     uploadWorkers,
-    bandwidthLimit: readRate(raw.bandwidth_limit, "bandwidth_limit") ?? 0,
+    bandwidthLimit,
     checksumWorkers,
-    sites,
+    // No mistake was found, so every site resolved.
+    sites: resolved.filter((site) => site !== undefined),
   };
   return { config: deepFreeze(config), warnings };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { resolveConfig } from "./resolve.ts";
+import { ConfigError } from "../lib/errors.ts";
 
 const SITE = { local_path: "/data", bucket: "b" };
 const resolve = (raw: unknown, env: Record<string, string> = {}, cpus = 4) =>
@@ -284,4 +285,91 @@ Deno.test("resolveConfig() finds the state directory: config, then environment, 
   );
   assert.equal(config({}, { HOME: "/home/u" }).stateDir, "/home/u/.local/state/s3sync-service");
   assert.equal(config({}, {}).stateDir, "/var/lib/s3sync-service");
+});
+
+Deno.test("resolveConfig() reports every mistake at once, in document order", () => {
+  const raw = {
+    loglevel: "loud",
+    sites: [
+      { ...SITE, local_path: "data" },
+      SITE,
+      { ...SITE, bucket: "c", storage_class: "COLD", exclusions: ["(", "ok", "["] },
+    ],
+  };
+  let caught: unknown;
+  try {
+    resolve(raw);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError, String(caught));
+  assert.deepEqual(caught.errors.map((e) => e.field), [
+    "loglevel",
+    "sites[0].local_path",
+    "sites[2].storage_class",
+    "sites[2].exclusions[0]",
+    "sites[2].exclusions[2]",
+  ]);
+  const lines = caught.message.split("\n");
+  assert.equal(lines.length, 6);
+  assert.equal(lines[0], "5 errors in the config:");
+  assert.match(lines[1] ?? "", /^ {2}loglevel: must be one of "trace", .*, got "loud"$/);
+  assert.equal(lines[2], '  sites[0].local_path: must be an absolute path, got "data"');
+  assert.match(lines[3] ?? "", /^ {2}sites\[2\]\.storage_class: must be one of .*, got "COLD"$/);
+  assert.match(lines[4] ?? "", /^ {2}sites\[2\]\.exclusions\[0\]: invalid regular expression "\("/);
+  // Each error on its own keeps its field, rule and one-line message.
+  assert.equal(caught.errors[1]?.rule, 'must be an absolute path, got "data"');
+  assert.equal(caught.errors[1]?.message, lines[2]?.trim());
+});
+
+Deno.test("resolveConfig() orders mistakes as the file does, not as it reads keys", () => {
+  // YAML keeps key order: sites written before the global keys are reported first.
+  const raw = {
+    sites: [{ bucket_path: "a//b", ...SITE, local_path: "x" }],
+    state_dir: "state",
+    loglevel: "loud",
+  };
+  const message = thrown(() => resolve(raw));
+  assert.deepEqual(message.split("\n").map((line) => line.trim().split(":")[0]), [
+    "4 errors in the config",
+    "sites[0].bucket_path",
+    "sites[0].local_path",
+    "state_dir",
+    "loglevel",
+  ]);
+});
+
+Deno.test("resolveConfig() keeps the message of a single mistake as it was", () => {
+  let caught: unknown;
+  try {
+    resolve({ sites: [{ ...SITE, local_path: "data" }] });
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError);
+  assert.equal(caught.message, 'sites[0].local_path: must be an absolute path, got "data"');
+  assert.equal(caught.field, "sites[0].local_path");
+  assert.deepEqual(caught.errors, [caught]);
+});
+
+Deno.test("resolveConfig() reports a missing sites list with the global mistakes", () => {
+  const message = thrown(() => resolve({ upload_workers: 0, checksum_workers: "many" }));
+  assert.deepEqual(message.split("\n").map((line) => line.trim().split(":")[0]), [
+    "3 errors in the config",
+    "upload_workers",
+    "checksum_workers",
+    "sites",
+  ]);
+});
+
+Deno.test("resolveConfig() still warns when the config is valid", () => {
+  const { warnings } = resolve({
+    sites: [{ ...SITE, retire_delete: true, inclusions: [] }],
+    uplod_workers: 2,
+  });
+  assert.deepEqual(warnings, [
+    'uplod_workers: unknown key, did you mean "upload_workers"?',
+    'sites[0].retire_delete: unknown key, did you mean "retire_deleted"?',
+    "sites[0].inclusions: empty list, no file will be synced",
+  ]);
 });

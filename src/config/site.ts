@@ -26,6 +26,7 @@ import {
 } from "./check.ts";
 import { compileGoRegExp } from "./regex.ts";
 import { readRate } from "./rate.ts";
+import type { Mistakes } from "./collect.ts";
 import type { RawSite } from "./raw.ts";
 import {
   DEFAULT_INCLUSIONS,
@@ -47,59 +48,95 @@ export interface SiteDefaults {
   readonly proxy: ProxySettings | undefined;
 }
 
-/** Resolves `sites[index]`; pushes non-fatal remarks onto `warnings`. */
+/**
+ * Resolves `sites[index]`; pushes non-fatal remarks onto `warnings` and records each bad key in
+ * `mistakes`, reading on. Undefined when the site had any mistake: its values would be defaults
+ * standing in for what the user wrote, so the checks between sites must not see it.
+ */
 export function resolveSite(
   value: unknown,
   index: number,
   defaults: SiteDefaults,
   warnings: string[],
-): SiteConfig {
+  mistakes: Mistakes,
+): SiteConfig | undefined {
   const at = `sites[${index}]`;
-  if (!isMapping(value)) throw new ConfigError(at, `must be a mapping, got ${describe(value)}`);
+  if (!isMapping(value)) {
+    mistakes.add(new ConfigError(at, `must be a mapping, got ${describe(value)}`));
+    return undefined;
+  }
   const raw: RawSite = value;
   const f = (key: string) => `${at}.${key}`;
+  const before = mistakes.count;
+  const read = <T>(reader: () => T): T | undefined => mistakes.read(reader);
 
-  const bucket = readBucket(raw.bucket, f("bucket"));
-  const bucketPath = readBucketPath(raw.bucket_path, f("bucket_path"));
-  const inclusions = readPatterns(raw.inclusions, f("inclusions")) ?? DEFAULT_INCLUSIONS;
-  if (inclusions.length === 0) {
+  const bucket = read(() => readBucket(raw.bucket, f("bucket"))) ?? "";
+  const bucketPath = read(() => readBucketPath(raw.bucket_path, f("bucket_path"))) ?? "";
+  const retireDeleted = read(() => readBool(raw.retire_deleted, f("retire_deleted"))) ?? false;
+  const written = read(() => readPatterns(raw.inclusions, f("inclusions")));
+  if (written?.length === 0 && retireDeleted) {
+    // Nothing included means every object under the prefix is "excluded", and retire_deleted
+    // deletes excluded objects: one start would empty the prefix.
+    mistakes.add(
+      new ConfigError(
+        f("inclusions"),
+        "an empty list with retire_deleted: true would delete every object under the prefix; " +
+          "list what to sync, or leave inclusions out to sync everything",
+      ),
+    );
+  } else if (written?.length === 0) {
     warnings.push(`${f("inclusions")}: empty list, no file will be synced`);
   }
-  return {
-    name: readString(raw.name, f("name")) ?? (bucketPath ? `${bucket}/${bucketPath}` : bucket),
-    localPath: readLocalPath(raw.local_path, f("local_path")),
-    endpoint: readEndpoint(raw.endpoint, f("endpoint")),
+  const site: SiteConfig = {
+    name: read(() => readString(raw.name, f("name"))) ??
+      (bucketPath ? `${bucket}/${bucketPath}` : bucket),
+    localPath: read(() => readLocalPath(raw.local_path, f("local_path"))) ?? "",
+    endpoint: read(() => readEndpoint(raw.endpoint, f("endpoint"))),
     bucket,
     bucketPath,
-    bucketRegion: readString(raw.bucket_region, f("bucket_region")) ?? defaults.region,
-    retireDeleted: readBool(raw.retire_deleted, f("retire_deleted")) ?? false,
-    storageClass: readStorageClass(raw.storage_class, f("storage_class")),
-    credentials: readCredentials(raw, `${at}.`) ?? defaults.credentials,
+    bucketRegion: read(() => readString(raw.bucket_region, f("bucket_region"))) ??
+      defaults.region,
+    retireDeleted,
+    storageClass: read(() => readStorageClass(raw.storage_class, f("storage_class"))) ??
+      "STANDARD",
+    credentials: read(() => readCredentials(raw, `${at}.`)) ?? defaults.credentials,
     watchIntervalMs:
-      readDuration(raw.watch_interval, f("watch_interval"), MAX_WATCH_INTERVAL_MS, false) ??
-        defaults.watchIntervalMs,
-    s3OpsRetries: readInt(raw.s3_ops_retries, f("s3_ops_retries"), 1, MAX_RETRIES) ??
+      read(() =>
+        readDuration(raw.watch_interval, f("watch_interval"), MAX_WATCH_INTERVAL_MS, false)
+      ) ?? defaults.watchIntervalMs,
+    s3OpsRetries: read(() => readInt(raw.s3_ops_retries, f("s3_ops_retries"), 1, MAX_RETRIES)) ??
       defaults.s3OpsRetries,
-    exclusions: (readPatterns(raw.exclusions, f("exclusions")) ?? []).map((p, i) =>
-      compile(p, `${f("exclusions")}[${i}]`)
+    exclusions: compileAll(
+      read(() => readPatterns(raw.exclusions, f("exclusions"))) ?? [],
+      f("exclusions"),
+      mistakes,
     ),
-    inclusions: inclusions.map((p, i) => compile(p, `${f("inclusions")}[${i}]`)),
-    reconcileIntervalMs: readDuration(
-      raw.reconcile_interval,
-      f("reconcile_interval"),
-      MAX_RECONCILE_INTERVAL_MS,
-      true,
+    inclusions: compileAll(written ?? DEFAULT_INCLUSIONS, f("inclusions"), mistakes),
+    reconcileIntervalMs: read(() =>
+      readDuration(
+        raw.reconcile_interval,
+        f("reconcile_interval"),
+        MAX_RECONCILE_INTERVAL_MS,
+        true,
+      )
     ) ?? defaults.reconcileIntervalMs,
     requestTimeoutMs:
-      readDuration(raw.request_timeout, f("request_timeout"), MAX_REQUEST_TIMEOUT_MS, false) ??
-        defaults.requestTimeoutMs,
+      read(() =>
+        readDuration(raw.request_timeout, f("request_timeout"), MAX_REQUEST_TIMEOUT_MS, false)
+      ) ?? defaults.requestTimeoutMs,
     // Not inherited: the global value caps all sites together, not each one.
-    bandwidthLimit: readRate(raw.bandwidth_limit, f("bandwidth_limit")) ?? 0,
+    bandwidthLimit: read(() => readRate(raw.bandwidth_limit, f("bandwidth_limit"))) ?? 0,
     // The site's own bundle replaces the global one, as every per-site key does; the public and
     // system roots are trusted either way.
-    caBundle: readCaBundle(raw.ca_bundle, f("ca_bundle")) ?? defaults.caBundle,
+    caBundle: read(() => readCaBundle(raw.ca_bundle, f("ca_bundle"))) ?? defaults.caBundle,
     proxy: defaults.proxy,
   };
+  return mistakes.count === before ? site : undefined;
+}
+
+/** Compiles each pattern, recording each bad one under its index. */
+function compileAll(patterns: readonly string[], field: string, mistakes: Mistakes): RegExp[] {
+  return patterns.flatMap((p, i) => mistakes.read(() => compile(p, `${field}[${i}]`)) ?? []);
 }
 
 function readLocalPath(value: unknown, field: string): string {

@@ -197,3 +197,44 @@ Deno.test("checkSites() accepts targets that only share a prefix of characters",
   assert.equal(sites(one, { ...SITE, name: "two", bucket: "c", bucket_path: "data" }).length, 2);
   assert.equal(sites(one, { ...one, name: "two", endpoint: "http://minio:9000" }).length, 2);
 });
+
+Deno.test("resolveSite() refuses inclusions: [] with retire_deleted: true", () => {
+  fails(
+    { inclusions: [], retire_deleted: true },
+    "sites[0].inclusions: an empty list with retire_deleted: true would delete every object " +
+      "under the prefix; list what to sync, or leave inclusions out to sync everything",
+  );
+  // Left out or null, inclusions is every file, which is safe with retire_deleted.
+  assert.equal(site({ retire_deleted: true }).inclusions.length, 1);
+  assert.equal(site({ inclusions: null, retire_deleted: true }).inclusions.length, 1);
+  // Without retire_deleted an empty list only warns, as nothing is deleted.
+  const { warnings } = resolveConfig(
+    { sites: [{ ...SITE, inclusions: [], retire_deleted: false }] },
+    {},
+    4,
+  );
+  assert.deepEqual(warnings, ["sites[0].inclusions: empty list, no file will be synced"]);
+});
+
+Deno.test("checkSites() leaves out a site with a mistake of its own", () => {
+  // sites[1] would overlap sites[0], but its bucket_path is not what the user meant: only its
+  // own mistake is reported.
+  assert.throws(() => sites(SITE, { ...SITE, name: "two", bucket_path: "a//b" }), {
+    message: 'sites[1].bucket_path: must not contain empty segments ("//"), got "a//b"',
+  });
+});
+
+Deno.test("checkSites() reports every duplicate name and overlap", () => {
+  assert.throws(
+    () =>
+      sites(
+        { ...SITE, name: "x", bucket_path: "a" },
+        { ...SITE, name: "x", bucket_path: "c" },
+        { ...SITE, name: "y", bucket_path: "a/b" },
+      ),
+    {
+      message:
+        /^2 errors in the config:\n {2}sites\[1\]\.name: "x" is already .*\n {2}sites\[2\]: "y" overlaps sites\[0\] \("x"\)/,
+    },
+  );
+});

@@ -3,11 +3,37 @@
  * @module
  */
 
-/** Bad config: carries the field path (`sites[1].local_path`) so the message can point at it. */
+/**
+ * Bad config: carries the field path (`sites[1].local_path`) so the message can point at it. One
+ * error may stand for several mistakes (`ConfigError.of`), so that a config is fixed in one round:
+ * `errors` lists each, and the message has one line per mistake after a count.
+ */
 export class ConfigError extends Error {
+  #errors: readonly ConfigError[] = [this];
+
   constructor(readonly field: string, readonly rule: string, options?: ErrorOptions) {
     super(field ? `${field}: ${rule}` : rule, options);
     this.name = "ConfigError";
+  }
+
+  /** Every mistake this error reports, in document order: itself alone unless built by `of`. */
+  get errors(): readonly ConfigError[] {
+    return this.#errors;
+  }
+
+  /**
+   * One error for all of `errors`: the error itself when there is one, so its message stays
+   * `field: rule`; else `3 errors in the config:` and one indented `field: rule` line each.
+   */
+  static of(errors: readonly ConfigError[]): ConfigError {
+    const all = errors.flatMap((err) => err.errors);
+    const [first] = all;
+    if (first === undefined) throw new RangeError("ConfigError.of() needs at least one error");
+    if (all.length === 1) return first;
+    const lines = all.map((err) => `\n  ${err.message}`).join("");
+    const combined = new ConfigError("", `${all.length} errors in the config:${lines}`);
+    combined.#errors = all;
+    return combined;
   }
 }
 
