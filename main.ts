@@ -6,7 +6,7 @@
  */
 
 import denoConfig from "./deno.json" with { type: "json" };
-import { parseFlags, USAGE } from "./src/config/flags.ts";
+import { type CommandFlags, parseFlags, USAGE } from "./src/config/flags.ts";
 import type { LoadedConfig } from "./src/config/load.ts";
 import type { Flags } from "./src/config/types.ts";
 import {
@@ -22,11 +22,25 @@ import { createHandler } from "./src/http/handler.ts";
 import { serveHttp } from "./src/http/server.ts";
 import { inClusterAccess } from "./src/k8s/configmap.ts";
 import { ConfigError, errorMessage, UsageError } from "./src/lib/errors.ts";
-import { log, print, registerSecret } from "./src/lib/log.ts";
+import {
+  log,
+  print,
+  printStdout,
+  printToStderr,
+  registerSecret,
+  setStatusLine,
+} from "./src/lib/log.ts";
 import { createMetrics } from "./src/metrics/metrics.ts";
 import { serveMetrics } from "./src/metrics/server.ts";
 import { lockStateDir, StateDirBusyError, type StateLock } from "./src/state/lock.ts";
-import { formatFinding, formatSummary, verifyExitCode } from "./src/verify/report.ts";
+import { type Counters, ProgressReporter } from "./src/progress.ts";
+import {
+  formatFinding,
+  formatSummary,
+  type SiteReport,
+  verifyExitCode,
+  verifyJson,
+} from "./src/verify/report.ts";
 import { verifyConfig } from "./src/verify/verify.ts";
 
 export const VERSION: string = denoConfig.version;
@@ -47,6 +61,81 @@ function printSummary(summary: Summary): void {
   );
 }
 
+/** `--json`'s one object for --once and --dry-run: snake_case names, numbers as numbers. */
+function summaryJson(summary: Summary, mode: string, exitCode: number): Record<string, unknown> {
+  return {
+    mode,
+    checked: summary.checked,
+    uploaded: summary.uploaded,
+    uploaded_bytes: summary.bytes,
+    copied: summary.copied,
+    deleted: summary.deleted,
+    errors: summary.errors,
+    failed_jobs: summary.failed,
+    seconds: Math.round(summary.seconds * 1000) / 1000,
+    exit_code: exitCode,
+  };
+}
+
+/**
+ * Progress of a run that ends, on stderr: a status line on a terminal, else a log line every 10 s.
+ * The caller stops it before printing the summary.
+ */
+function startProgress(sample: () => Counters): ProgressReporter {
+  const progress = new ProgressReporter(sample, {
+    terminal: Deno.stderr.isTerminal(),
+    sink: {
+      status: (text) => setStatusLine(fitTerminal(text)),
+      line: (f) => log.info("progress", f),
+    },
+  });
+  progress.start();
+  return progress;
+}
+
+/** A status line longer than the terminal would wrap, and "\r" would then clear its last row only. */
+function fitTerminal(text: string): string {
+  try {
+    const { columns } = Deno.consoleSize();
+    return columns > 1 ? text.slice(0, columns - 1) : text;
+  } catch {
+    return text; // no size to be had: the line as it is
+  }
+}
+
+/**
+ * What a generation has done so far. "Found" is what the feeders handed to the checks: those
+ * checked, and those waiting in or going through a check stage. The walk is not counted ahead,
+ * since the bounded queues hold it back; so "found" grows with the run.
+ */
+function generationCounters(generation: Generation): Counters {
+  const summary = generation.summary();
+  let checking = 0;
+  for (const site of generation.sites) {
+    checking += site.queueLengths().checksum + site.inFlight().checksum;
+  }
+  return {
+    found: summary.checked + checking,
+    checked: summary.checked,
+    uploaded: summary.uploaded,
+    bytes: summary.bytes,
+    errors: summary.errors,
+  };
+}
+
+/** The verify reports so far, the one in progress included. */
+function verifyCounters(reports: readonly SiteReport[]): Counters {
+  const total = (pick: (report: SiteReport) => number) =>
+    reports.reduce((sum, report) => sum + pick(report), 0);
+  return {
+    found: total((r) => r.found),
+    checked: total((r) => r.checked),
+    mismatches: total((r) => r.mismatches),
+    bytes: total((r) => r.bytesHashed),
+    errors: total((r) => r.errors),
+  };
+}
+
 async function configSource(flags: Flags): Promise<ConfigSource> {
   const env = Deno.env.toObject();
   const cpus = navigator.hardwareConcurrency;
@@ -65,9 +154,10 @@ async function configSource(flags: Flags): Promise<ConfigSource> {
  * --once and --dry-run: one comparison of every site, a summary, and an exit code. With --verify
  * (`trustState` false) every same-size file is compared by content, so what differs is repaired.
  */
-async function runOnce(loaded: LoadedConfig, dryRun: boolean, verify: boolean): Promise<number> {
+async function runOnce(loaded: LoadedConfig, flags: CommandFlags): Promise<number> {
+  const { dryRun, verify } = flags;
   const generation = new Generation(loaded.config, { once: true, dryRun, trustState: !verify });
-  const mode = verify ? "once-verify" : "once";
+  const mode = dryRun ? "dry-run" : verify ? "once-verify" : "once";
   log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode });
   let stopping = false;
   const stop = () => {
@@ -77,11 +167,18 @@ async function runOnce(loaded: LoadedConfig, dryRun: boolean, verify: boolean): 
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  await generation.run();
+  const progress = startProgress(() => generationCounters(generation));
+  try {
+    await generation.run();
+  } finally {
+    progress.stop();
+  }
   const summary = generation.summary();
-  printSummary(summary);
   // Anything left unsynced (a failed job, an unreadable file or folder) is a failure for cron.
-  return summary.failed > 0 || summary.errors > 0 || stopping ? 1 : 0;
+  const code = summary.failed > 0 || summary.errors > 0 || stopping ? 1 : 0;
+  if (flags.json) printStdout(JSON.stringify(summaryJson(summary, mode, code)));
+  else printSummary(summary);
+  return code;
 }
 
 /**
@@ -89,22 +186,30 @@ async function runOnce(loaded: LoadedConfig, dryRun: boolean, verify: boolean): 
  * finding and a summary per site on stdout; exits 0 (all equal), 1 (could not check everything)
  * or 3 (mismatches found).
  */
-async function runVerify(loaded: LoadedConfig): Promise<number> {
+async function runVerify(loaded: LoadedConfig, flags: CommandFlags): Promise<number> {
   log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode: "verify" });
   const interrupt = new AbortController();
   const stop = () => interrupt.abort(new DOMException("Interrupted", "AbortError"));
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // With --json, the findings and the per-site lines are printed on stderr (print was told so).
+  const started: SiteReport[] = [];
+  const progress = startProgress(() => verifyCounters(started));
   try {
     const reports = await verifyConfig(loaded.config, {
       signal: interrupt.signal,
       onFinding: (finding) => print(formatFinding(finding)),
+      onSiteStart: (report) => started.push(report),
       onSite: (report) => print(formatSummary(report)),
-    });
-    return verifyExitCode(reports);
+    }).finally(() => progress.stop());
+    const code = verifyExitCode(reports);
+    if (flags.json) printStdout(JSON.stringify(verifyJson(reports, code)));
+    return code;
   } catch (err) {
     if (!interrupt.signal.aborted) throw err;
     log.warn("verification interrupted");
+    // The sites checked so far, the interrupted one with what it had done.
+    if (flags.json) printStdout(JSON.stringify(verifyJson(started, 1, true)));
     return 1;
   }
 }
@@ -190,13 +295,15 @@ async function runService(
 }
 
 async function main(args: string[]): Promise<number> {
-  let flags: Flags;
+  let flags: CommandFlags;
   try {
     flags = parseFlags(args);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     fail(`${err.message}\n\n${USAGE}`, 2);
   }
+  // stdout holds the one JSON object and nothing else: dry-run plans and findings go to stderr.
+  if (flags.json) printToStderr();
   if (flags.help) {
     print(USAGE);
     return 0;
@@ -220,12 +327,12 @@ async function main(args: string[]): Promise<number> {
   registerSecret(Deno.env.get("S3SYNC_HTTP_TOKEN"));
   for (const warning of loaded.warnings) log.warn(warning);
 
-  if (flags.verify && !flags.once) return await runVerify(loaded);
+  if (flags.verify && !flags.once) return await runVerify(loaded, flags);
   // Every run that opens the state store takes the lock; --dry-run does too, since it records the
   // hashes it confirms. A reload keeps this lock, even when it moves state_dir elsewhere.
   const lock = await lockState(loaded);
   try {
-    if (flags.once || flags.dryRun) return await runOnce(loaded, flags.dryRun, flags.verify);
+    if (flags.once || flags.dryRun) return await runOnce(loaded, flags);
     return await runService(flags, source, loaded);
   } finally {
     lock?.release();

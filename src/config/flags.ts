@@ -9,6 +9,15 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../lib/errors.ts";
 import type { Flags } from "./types.ts";
 
+/**
+ * The flags with those that only shape output: `json` here rather than in `Flags`, since nothing
+ * past main reads it.
+ */
+export interface CommandFlags extends Flags {
+  /** Print the final summary of --once, --dry-run or --verify as one JSON object on stdout. */
+  readonly json: boolean;
+}
+
 const VALUE_FLAGS = [
   "config",
   "http-port",
@@ -17,7 +26,7 @@ const VALUE_FLAGS = [
   "metrics-path",
   "configmap",
 ];
-const BOOLEAN_FLAGS = ["once", "dry-run", "verify", "version", "help"];
+const BOOLEAN_FLAGS = ["once", "dry-run", "verify", "json", "version", "help"];
 // Go's strconv.ParseBool, which the Go tool's `-once=false` went through.
 const TRUE = ["1", "t", "T", "true", "TRUE", "True"];
 const FALSE = ["0", "f", "F", "false", "FALSE", "False"];
@@ -38,6 +47,8 @@ Flags (also accepted with a single dash, as in -config=x):
   --verify                 compare every file with its object by content, ignoring the state
                            store; print each mismatch and change nothing. With --once: sync,
                            comparing every file by content, so that what differs is repaired
+  --json                   with --once, --dry-run or --verify: print the final summary as one
+                           JSON object on stdout, and everything else on stderr
   --version                print the version and exit
   -h, --help               print this help and exit
 
@@ -46,7 +57,7 @@ holding the state folder), 2 bad flags or config, 3 --verify found mismatches.
 `;
 
 /** Parses `args` (without the program name). Throws `UsageError` with a one-line message. */
-export function parseFlags(args: string[]): Flags {
+export function parseFlags(args: string[]): CommandFlags {
   const { tokens } = parseArgs({
     args: normalise(args),
     options: {
@@ -82,6 +93,13 @@ export function parseFlags(args: string[]): Flags {
   const verify = booleans.get("verify") ?? false;
   // --verify alone changes nothing already; with --once it repairs, which a dry run must not.
   if (verify && dryRun) throw new UsageError("--verify and --dry-run cannot be combined");
+  const json = booleans.get("json") ?? false;
+  // The watching daemon never ends with a summary; its state is /info's JSON.
+  if (json && !once && !dryRun && !verify) {
+    throw new UsageError(
+      "--json needs --once, --dry-run or --verify: only a run that ends has a summary",
+    );
+  }
   return {
     config: values.get("config") ?? "config.yml",
     httpPort: readPort("--http-port", values.get("http-port")) ?? 8090,
@@ -92,6 +110,7 @@ export function parseFlags(args: string[]): Flags {
     once,
     dryRun,
     verify,
+    json,
     version: booleans.get("version") ?? false,
     help: booleans.get("help") ?? false,
   };

@@ -15,6 +15,7 @@ Deno.test("parseFlags() fills every default", () => {
     once: false,
     dryRun: false,
     verify: false,
+    json: false,
     version: false,
     help: false,
   });
@@ -33,6 +34,7 @@ Deno.test("parseFlags() reads --x v and --x=v", () => {
     "--configmap=ns/cm",
     "--once",
     "--verify",
+    "--json",
     "--version",
     "--help",
   ]);
@@ -46,6 +48,7 @@ Deno.test("parseFlags() reads --x v and --x=v", () => {
     once: true,
     dryRun: false,
     verify: true,
+    json: true,
     version: true,
     help: true,
   });
@@ -112,7 +115,7 @@ Deno.test("USAGE lists every flag with its default, and the exit codes", () => {
   ) {
     assert.match(USAGE, new RegExp(`${flag} .*\\(default `));
   }
-  for (const flag of ["--configmap", "--once", "--dry-run", "--version", "-h, --help"]) {
+  for (const flag of ["--configmap", "--once", "--dry-run", "--json", "--version", "-h, --help"]) {
     assert.ok(USAGE.includes(flag), flag);
   }
   assert.ok(USAGE.includes("--verify"));
@@ -137,6 +140,22 @@ Deno.test("parseFlags() refuses --verify with --dry-run, in either order", () =>
   fails(["--dry-run", "--once", "-verify"], "--verify and --dry-run cannot be combined");
   // Only flags that are on count: a switched-off one is no conflict.
   assert.equal(parseFlags(["--verify=false", "--dry-run"]).dryRun, true);
+});
+
+Deno.test("parseFlags() takes --json with a run that ends, in both spellings", () => {
+  assert.equal(parseFlags(["--once", "--json"]).json, true);
+  assert.equal(parseFlags(["--dry-run", "-json"]).json, true);
+  assert.equal(parseFlags(["--verify", "--json=true"]).json, true);
+  assert.equal(parseFlags(["--once", "--verify", "--json"]).json, true);
+  assert.equal(parseFlags(["--once"]).json, false);
+});
+
+Deno.test("parseFlags() refuses --json without --once, --dry-run or --verify", () => {
+  const message = "--json needs --once, --dry-run or --verify: only a run that ends has a summary";
+  fails(["--json"], message);
+  fails(["--json", "--once=false"], message);
+  // Switched off, it needs nothing.
+  assert.equal(parseFlags(["--json=false"]).json, false);
 });
 
 function pick({ once, dryRun, verify }: ReturnType<typeof parseFlags>) {

@@ -14,6 +14,10 @@ const encoder = new TextEncoder();
 const secrets = new Set<string>();
 let threshold = rank("info");
 let format: LogFormat = "text";
+/** The terminal's status line (progress), kept under the log lines; "" when none is shown. */
+let status = "";
+let printTarget: "stdout" | "stderr" = "stdout";
+const CLEAR_LINE = "\r\x1b[2K";
 
 /** Text for people, JSON lines for log collectors. */
 export function setLogFormat(next: LogFormat): void {
@@ -62,7 +66,42 @@ export function formatLine(level: LogLevel, message: string, fields: Fields = {}
 function write(level: LogLevel, message: string, fields?: Fields): void {
   if (!isLogged(level)) return;
   // Sync writes keep lines whole and ordered, and nothing is lost when the process exits right after.
-  Deno.stderr.writeSync(encoder.encode(formatLine(level, message, fields) + "\n"));
+  // A status line is cleared first and drawn again under the new line, so the two never mix.
+  const line = formatLine(level, message, fields) + "\n";
+  writeAll(Deno.stderr, status ? `${CLEAR_LINE}${line}${status}` : line);
+}
+
+/** writeSync may write less than asked on a terminal or pipe; the rest follows. */
+function writeAll(target: { writeSync(p: Uint8Array): number }, text: string): void {
+  let data = encoder.encode(text);
+  while (data.length > 0) data = data.subarray(target.writeSync(data));
+}
+
+/**
+ * Shows `text` as the one updating status line at the bottom of a terminal's stderr (carriage
+ * return, no newline), replacing the previous one; "" clears it. Only for a terminal: callers
+ * check `Deno.stderr.isTerminal()`. Log lines written meanwhile appear above it.
+ */
+export function setStatusLine(text: string): void {
+  for (const secret of secrets) text = text.replaceAll(secret, "<redacted>");
+  if (text === status) return;
+  const had = status;
+  status = text;
+  if (text || had) writeAll(Deno.stderr, CLEAR_LINE + text);
+}
+
+/**
+ * `--json` keeps stdout for its one object: what `print` writes (the dry-run plan, verify's
+ * findings) goes to stderr instead, as lines of its own.
+ */
+export function printToStderr(): void {
+  printTarget = "stderr";
+}
+
+/** Writes `text` and a newline on stdout, whatever `printToStderr` said: `--json`'s one object. */
+export function printStdout(text: string): void {
+  for (const secret of secrets) text = text.replaceAll(secret, "<redacted>");
+  writeAll(Deno.stdout, text + "\n");
 }
 
 export const log = {
@@ -76,5 +115,8 @@ export const log = {
 /** Plain output for humans (summaries, dry-run plans) on stdout, masked like log lines. */
 export function print(text: string): void {
   for (const secret of secrets) text = text.replaceAll(secret, "<redacted>");
-  Deno.stdout.writeSync(encoder.encode(text + "\n"));
+  // On a terminal, stdout and stderr share the screen: the status line steps aside for the text.
+  if (status) writeAll(Deno.stderr, CLEAR_LINE);
+  writeAll(printTarget === "stdout" ? Deno.stdout : Deno.stderr, text + "\n");
+  if (status) writeAll(Deno.stderr, status);
 }

@@ -54,6 +54,10 @@ export class SiteReport {
   equal = 0;
   /** Objects without a file in a site without retire_deleted: kept on purpose, not reported. */
   kept = 0;
+  /** Progress: included files the walk has handed over so far (a few ahead of the checks). */
+  found = 0;
+  /** Progress: those whose check has ended, whatever it found. */
+  checked = 0;
   /** What stopped part of the check: an unreadable file or folder, a failed listing or HEAD. */
   errors = 0;
   bytesHashed = 0;
@@ -81,6 +85,48 @@ export function formatSummary(report: SiteReport): string {
     hashed_bytes: report.bytesHashed,
     seconds: report.seconds.toFixed(1),
   });
+}
+
+/** A report's counts for `--json`: snake_case names, numbers as numbers. */
+export function reportTotals(report: SiteReport): Record<string, number> {
+  return {
+    files: report.files,
+    equal: report.equal,
+    ...Object.fromEntries(KINDS.map((kind) => [kind.replaceAll("-", "_"), report.counts[kind]])),
+    mismatches: report.mismatches,
+    kept: report.kept,
+    errors: report.errors,
+    hashed_bytes: report.bytesHashed,
+    seconds: Math.round(report.seconds * 1000) / 1000,
+  };
+}
+
+/**
+ * `--verify --json`'s one object: the totals over every site, then `sites`, each site's own. The
+ * findings are not in it (a broken tree may have millions); they are printed on stderr.
+ */
+export function verifyJson(
+  reports: readonly SiteReport[],
+  exitCode: number,
+  interrupted = false,
+): Record<string, unknown> {
+  const sites = reports.map((report) => ({ site: report.site, totals: reportTotals(report) }));
+  // Every key present, at 0, when there is no site; sites run one after the other, so their
+  // times add up too.
+  const totals = reportTotals(new SiteReport(""));
+  for (const site of sites) {
+    for (const [key, value] of Object.entries(site.totals)) {
+      totals[key] = (totals[key] ?? 0) + value;
+    }
+  }
+  totals.seconds = Math.round((totals.seconds ?? 0) * 1000) / 1000;
+  return {
+    mode: "verify",
+    ...totals,
+    exit_code: exitCode,
+    interrupted,
+    sites: sites.map(({ site, totals }) => ({ site, ...totals })),
+  };
 }
 
 /** 1 when anything could not be checked, else 3 when something differs, else 0 (as diff(1)). */

@@ -31,6 +31,8 @@ export interface VerifyOptions {
   readonly signal: AbortSignal;
   readonly onFinding: (finding: Finding) => void;
   readonly onSite?: (report: SiteReport) => void;
+  /** A site's report as its check begins, filled in as it goes: what progress reads. */
+  readonly onSiteStart?: (report: SiteReport) => void;
   /** Tests swap the store; `--verify` uses S3, as the daemon does. */
   readonly createStore?: (site: SiteConfig, maxSockets: number) => ObjectStore;
 }
@@ -81,6 +83,7 @@ async function verifyWith(
 ): Promise<SiteReport> {
   const started = performance.now();
   const report = new SiteReport(site.name);
+  run.onSiteStart?.(report);
   const error = (message: string, scope: "local" | "cloud") => {
     report.errors++;
     log.error(message, { site: site.name, scope });
@@ -119,6 +122,7 @@ async function verifyWith(
       }
       found++;
       if (!isIncluded(site, rel)) continue; // its object, if any, stays: retire_deleted deletes it
+      report.found++;
       const remote = listed.get(rel);
       listed.delete(rel);
       yield [rel, remote];
@@ -134,6 +138,8 @@ async function verifyWith(
       // S3 errors (a failed HEAD) already name the key and the bucket.
       if (err instanceof S3Error) error(errorMessage(err), "cloud");
       else error(`Cannot verify "${rel}": ${describeFsError(err)}`, "local");
+    } finally {
+      report.checked++;
     }
   }, run.signal);
 
