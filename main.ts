@@ -45,10 +45,8 @@ import { verifyConfig } from "./src/verify/verify.ts";
 
 export const VERSION: string = denoConfig.version;
 
-/** Every line prefixed, so that each mistake of a config with several reads on its own. */
 function fail(message: string, code: number): never {
-  const lines = message.split("\n").map((line) => `s3sync-service: ${line}\n`);
-  Deno.stderr.writeSync(new TextEncoder().encode(lines.join("")));
+  Deno.stderr.writeSync(new TextEncoder().encode(`s3sync-service: ${message}\n`));
   Deno.exit(code);
 }
 
@@ -319,7 +317,8 @@ async function main(args: string[]): Promise<number> {
     loaded = await source.load();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    fail(err.message, 2);
+    // Each mistake of a config with several on a line of its own, prefixed like a single one.
+    fail(err.message.replaceAll("\n", "\ns3sync-service: "), 2);
   }
   applyProcessSettings(loaded.config, { first: true });
   registerSecret(Deno.env.get("AWS_SECRET_ACCESS_KEY"));

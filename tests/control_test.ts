@@ -281,3 +281,33 @@ Deno.test("no key, secret or token appears in the logs, /info or /metrics of a f
     assert.ok(!outputs.includes(secret), `a secret leaked into the output`);
   }
 });
+
+Deno.test("a config with several mistakes is refused with each on a line of its own, and nothing starts", async () => {
+  const dir = await tempDir();
+  const bucket = await newBucket("badcfg");
+  const root = await tempDir();
+  await writeFile(root, "a.txt", "a");
+  const config = `${dir}/config.yml`;
+  await Deno.writeTextFile(
+    config,
+    stringify({
+      loglevel: "loud",
+      bandwidth_limit: "fast",
+      sites: [
+        { local_path: "relative", bucket },
+        { local_path: root, bucket, bucket_path: "x", inclusions: [], retire_deleted: true },
+      ],
+    }),
+  );
+  const result = await runDaemon(["--config", config, "--once"]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.deepEqual(result.stderr.trimEnd().split("\n").map((line) => line.split(":")[1]?.trim()), [
+    "4 errors in the config",
+    "loglevel",
+    "bandwidth_limit",
+    "sites[0].local_path",
+    "sites[1].inclusions",
+  ]);
+  for (const line of result.stderr.trimEnd().split("\n")) assert.match(line, /^s3sync-service: /);
+  assert.deepEqual(await sortedKeys(bucket), []);
+});
