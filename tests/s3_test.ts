@@ -86,7 +86,7 @@ Deno.test("S3Store round-trips keys with spaces, unicode, + % # and friends", as
     const info = await store.head(key);
     assert.equal(info?.size, new TextEncoder().encode(key).length, key);
     // A self-copy needs the key escaped in CopySource.
-    await store.copy(key, key, "STANDARD_IA", info?.etag ?? "");
+    await store.copy(key, key, { storageClass: "STANDARD_IA" }, info?.etag ?? "");
   }
   for (const [key, object] of await listBucket(bucket)) {
     assert.equal(object.storageClass, "STANDARD_IA", key);

@@ -6,7 +6,7 @@
  */
 
 import { ConfigError } from "../lib/errors.ts";
-import type { Credentials } from "./types.ts";
+import { CANNED_ACLS, type CannedAcl, type Credentials } from "./types.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 
 const MAX_SHOWN = 60;
@@ -44,6 +44,16 @@ export function readString(value: unknown, field: string, secret = false): strin
     ? " (put it in quotes)"
     : "";
   throw new ConfigError(field, `must be a string, got ${describe(value, secret)}${hint}`);
+}
+
+/** A canned ACL, in any case; undefined when absent (no ACL is sent). */
+export function readAcl(value: unknown, field: string): CannedAcl | undefined {
+  const text = readString(value, field);
+  if (text === undefined) return undefined;
+  const found = CANNED_ACLS.find((acl) => acl === text.toLowerCase());
+  if (found) return found;
+  const valid = CANNED_ACLS.map((acl) => `"${acl}"`).join(", ");
+  throw new ConfigError(field, `must be a canned ACL, one of ${valid}, got ${describe(text)}`);
 }
 
 export function readInt(

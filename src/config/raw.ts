@@ -23,6 +23,7 @@ export interface RawConfig {
   request_timeout?: unknown;
   bandwidth_limit?: unknown;
   ca_bundle?: unknown;
+  acl?: unknown;
   sites?: unknown;
   [key: string]: unknown;
 }
@@ -47,6 +48,7 @@ export interface RawSite {
   request_timeout?: unknown;
   bandwidth_limit?: unknown;
   ca_bundle?: unknown;
+  acl?: unknown;
   [key: string]: unknown;
 }
 
@@ -68,6 +70,7 @@ export const GLOBAL_KEYS: readonly string[] = [
   "request_timeout",
   "bandwidth_limit",
   "ca_bundle",
+  "acl",
   "sites",
 ];
 
@@ -91,6 +94,7 @@ export const SITE_KEYS: readonly string[] = [
   "request_timeout",
   "bandwidth_limit",
   "ca_bundle",
+  "acl",
 ];
 
 /** Keys whose values are never echoed in a message, whatever their type. */

@@ -19,6 +19,7 @@ import { GLOBAL_KEYS, type RawConfig, SITE_KEYS } from "./raw.ts";
 import {
   describe,
   isMapping,
+  readAcl,
   readCredentials,
   readDuration,
   readInt,
@@ -91,6 +92,7 @@ export function resolveConfig(
         readCaBundle(env.AWS_CA_BUNDLE, "AWS_CA_BUNDLE")
     ),
     proxy: read(() => readProxies(env)),
+    acl: read(() => readAcl(raw.acl, "acl")),
   };
   const logLevel = read(() => readLogLevel(raw.loglevel)) ?? "info";
   const logFormat = read(() => readLogFormat(raw.log_format)) ?? "text";

@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import {
   type CaBundle,
+  type CannedAcl,
   type Credentials,
   type SiteConfig,
   STORAGE_CLASSES,
@@ -17,6 +18,7 @@ import { readCaBundle } from "./ca_bundle.ts";
 import {
   describe,
   isMapping,
+  readAcl,
   readBool,
   readCredentials,
   readDuration,
@@ -46,6 +48,7 @@ export interface SiteDefaults {
   readonly requestTimeoutMs: number;
   readonly caBundle: CaBundle | undefined;
   readonly proxy: ProxySettings | undefined;
+  readonly acl: CannedAcl | undefined;
 }
 
 /**
@@ -99,6 +102,7 @@ export function resolveSite(
     retireDeleted,
     storageClass: read(() => readStorageClass(raw.storage_class, f("storage_class"))) ??
       "STANDARD",
+    acl: read(() => readAcl(raw.acl, f("acl"))) ?? defaults.acl,
     credentials: read(() => readCredentials(raw, `${at}.`)) ?? defaults.credentials,
     watchIntervalMs:
       read(() =>

@@ -238,3 +238,32 @@ Deno.test("checkSites() reports every duplicate name and overlap", () => {
     },
   );
 });
+
+Deno.test("resolveSite() reads acl: none by default, global, then the site's own", () => {
+  assert.equal(site({}).acl, undefined);
+  assert.equal(site({ acl: "Public-Read" }).acl, "public-read");
+  const [a, b] = resolveConfig(
+    {
+      acl: "bucket-owner-full-control",
+      sites: [{ ...SITE, bucket: "a" }, { ...SITE, bucket: "b", acl: "private" }],
+    },
+    {},
+    4,
+  ).config.sites;
+  assert.equal(a?.acl, "bucket-owner-full-control");
+  assert.equal(b?.acl, "private");
+});
+
+Deno.test("resolveSite() refuses an acl that is not a canned ACL, and lists them", () => {
+  fails(
+    { acl: "public" },
+    'sites[0].acl: must be a canned ACL, one of "private", "public-read", "public-read-write", ' +
+      '"authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control", ' +
+      'got "public"',
+  );
+  fails({ acl: true }, "sites[0].acl: must be a string, got true (put it in quotes)");
+  assert.throws(() => resolveConfig({ acl: "everyone", sites: [SITE] }, {}, 4), {
+    name: "ConfigError",
+    message: /^acl: must be a canned ACL, one of "private", .*, got "everyone"$/,
+  });
+});

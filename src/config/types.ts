@@ -25,6 +25,18 @@ export const STORAGE_CLASSES = [
 ] as const;
 export type StorageClass = typeof STORAGE_CLASSES[number];
 
+/** The canned ACLs S3 accepts on an object (`x-amz-acl`). */
+export const CANNED_ACLS = [
+  "private",
+  "public-read",
+  "public-read-write",
+  "authenticated-read",
+  "aws-exec-read",
+  "bucket-owner-read",
+  "bucket-owner-full-control",
+] as const;
+export type CannedAcl = typeof CANNED_ACLS[number];
+
 export interface Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -43,6 +55,11 @@ export interface SiteConfig {
   readonly bucketRegion: string;
   readonly retireDeleted: boolean;
   readonly storageClass: StorageClass;
+  /**
+   * Canned ACL sent with every object we write (PUT, multipart upload, copy); undefined sends
+   * none, which is what buckets with ACLs disabled need. Objects already written keep theirs.
+   */
+  readonly acl?: CannedAcl;
   /** Site keys, else global keys, else undefined: the SDK's default chain decides. */
   readonly credentials: Credentials | undefined;
   readonly watchIntervalMs: number;

@@ -74,7 +74,7 @@ async function applyUpload(
   try {
     ({ etag } = await uploadFile(
       ctx.store,
-      { key, path, size: before.size, storageClass, hashed, resume },
+      { key, path, size: before.size, storageClass, acl: ctx.config.acl, hashed, resume },
       signal,
     ));
   } catch (err) {
@@ -123,7 +123,8 @@ async function applyCopy(
   const started = performance.now();
   let etag: string;
   try {
-    const request = { source, key, size: file.size, storageClass, ifMatch: verified };
+    const { acl } = ctx.config;
+    const request = { source, key, size: file.size, storageClass, acl, ifMatch: verified };
     ({ etag } = await copyObject(ctx.store, request, signal));
   } catch (err) {
     if (!sourceChanged(err)) throw err;

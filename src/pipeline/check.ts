@@ -86,6 +86,8 @@ export async function evaluate(
     log.debug("storage class differs", { site, path: rel, remote: remote.storageClass });
     return { kind: "copy", rel, etag: remote.etag, file: local };
   }
+  // The ACL is not compared: a listing does not show it, and reading it would cost a request per
+  // object. `acl` applies to the objects written from then on (README, "ACLs").
   log.trace("unchanged", { site, path: rel });
   return undefined;
 }

@@ -31,6 +31,8 @@ export interface CopyRequest {
   readonly key: string;
   readonly size: number;
   readonly storageClass: string;
+  /** The site's canned ACL; absent sends none. */
+  readonly acl?: string;
   /** The source's ETag as it was verified: the copy fails (HTTP 412) if the source changed. */
   readonly ifMatch: string;
 }
@@ -42,11 +44,13 @@ export interface CopyRequest {
  */
 export async function copyObject(
   store: ObjectStore,
-  { source, key, size, storageClass, ifMatch }: CopyRequest,
+  { source, key, size, storageClass, acl, ifMatch }: CopyRequest,
   signal?: AbortSignal,
   maxCopySize = MAX_COPY_SIZE,
 ): Promise<{ etag: string }> {
-  if (size <= maxCopySize) return await store.copy(source, key, storageClass, ifMatch, signal);
+  if (size <= maxCopySize) {
+    return await store.copy(source, key, { storageClass, acl }, ifMatch, signal);
+  }
   // A multipart copy does not carry the metadata over by itself. The HEAD also pins the copy for
   // servers that ignore the condition on UploadPartCopy (RGW 16); the caller verifies the result.
   const info = await store.head(source, signal);
@@ -54,6 +58,7 @@ export async function copyObject(
   const partSize = Math.min(partSizeFor(size), maxCopySize);
   const options = {
     storageClass,
+    acl,
     contentType: info.contentType ?? "application/octet-stream",
     metadata: info.metadata,
   };

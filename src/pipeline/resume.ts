@@ -113,6 +113,7 @@ function recordMismatch(
   // Fixed when the upload was created: the object would not get what the site asks for now.
   if (record.storageClass !== wanted.options.storageClass) return "the storage class changed";
   if (record.contentType !== wanted.options.contentType) return "the content type changed";
+  if (record.acl !== wanted.options.acl) return "the ACL changed";
   // A label is the MD5 of the whole file from one hash; an upload started without one cannot be
   // given it now. One started with a label is held to that label's ETag at completion.
   if (wanted.label && wanted.label.md5 !== record.label?.md5) {

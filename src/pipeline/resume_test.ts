@@ -28,6 +28,7 @@ async function book(): Promise<UploadBook> {
     file: FILE,
     storageClass,
     contentType,
+    acl: undefined,
     label: undefined,
   });
   uploads.partDone(key, "u1", 1, "e1");
@@ -63,6 +64,13 @@ const REFUSED: [string, UploadedPart[], Partial<WantedUpload>, Partial<typeof FI
   ["the file changed", [part(1, "e1"), part(2, "e2")], {}, { mtimeMs: 1 }],
   ["the storage class changed", [part(1, "e1"), part(2, "e2")], {
     options: { storageClass: "STANDARD_IA", contentType: "application/octet-stream" },
+  }, {}],
+  ["the ACL changed", [part(1, "e1"), part(2, "e2")], {
+    options: {
+      storageClass: "STANDARD",
+      contentType: "application/octet-stream",
+      acl: "public-read",
+    },
   }, {}],
   ["a recorded part is missing", [part(1, "e1")], {}, {}],
   ["a recorded part has another ETag", [part(1, "e1"), part(2, "other")], {}, {}],

@@ -66,6 +66,8 @@ export interface UploadRequest {
   readonly path: string;
   readonly size: number;
   readonly storageClass: string;
+  /** The site's canned ACL; absent sends none. */
+  readonly acl?: string;
   /** Known when the checksum stage hashed the file; lets a multipart upload carry the MD5. */
   readonly hashed?: Hashed;
   /** Where multipart uploads are remembered: one cut short by a stop resumes (resume.ts). */
@@ -86,6 +88,7 @@ export async function uploadFile(
 ): Promise<{ etag: string }> {
   const options: PutOptions = {
     storageClass: request.storageClass,
+    acl: request.acl,
     contentType: contentTypeOf(request.path),
   };
   return isMultipart(request.size)
@@ -147,8 +150,8 @@ async function uploadParts(
     // Not cancelled midway: the server could create the upload without us learning its id, and
     // its parts could then never be cleaned up. It is short; the parts' signal stops us after.
     const uploadId = await withTimeout(60_000, (t) => store.createMultipart(key, labelled, t));
-    const { storageClass, contentType } = options;
-    const record = { key, uploadId, partSize, storageClass, contentType, label };
+    const { storageClass, contentType, acl } = options;
+    const record = { key, uploadId, partSize, storageClass, contentType, acl, label };
     resume?.uploads.start({ ...record, file: resume.file });
     const plan = { ...wanted, path, uploadId, held: new Map<number, string>(), resumed: false };
     return await sendParts(store, file, plan, resume, signal);

@@ -17,7 +17,7 @@ export const UPLOADS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS uploads (
     site TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL, part_size INTEGER NOT NULL,
     size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
-    storage_class TEXT NOT NULL, content_type TEXT NOT NULL,
+    storage_class TEXT NOT NULL, content_type TEXT NOT NULL, acl TEXT,
     label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL,
     PRIMARY KEY (site, key)
   ) WITHOUT ROWID;
@@ -46,6 +46,8 @@ export interface UploadRecord {
   /** Fixed at CreateMultipartUpload, so a resume must want the same. */
   readonly storageClass: string;
   readonly contentType: string;
+  /** The canned ACL it was created with; undefined for none. */
+  readonly acl: string | undefined;
   readonly label: UploadLabel | undefined;
 }
 
@@ -80,7 +82,7 @@ export interface UploadStatements {
 }
 
 const COLUMNS = "key, upload_id, part_size, size, mtime_ms, ctime_ms, ino, storage_class, " +
-  "content_type, label_md5, label_etag";
+  "content_type, acl, label_md5, label_etag";
 
 export function prepareUploads(db: DatabaseSync): UploadStatements {
   return {
@@ -90,7 +92,7 @@ export function prepareUploads(db: DatabaseSync): UploadStatements {
     parts: db.prepare("SELECT part, etag FROM upload_parts WHERE site = ? AND upload_id = ?"),
     put: db.prepare(
       `INSERT OR REPLACE INTO uploads (site, ${COLUMNS}, started_at_ms) ` +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     putPart: db.prepare("INSERT OR REPLACE INTO upload_parts VALUES (?, ?, ?, ?)"),
     delete: db.prepare("DELETE FROM uploads WHERE site = ? AND key = ? AND upload_id = ?"),
@@ -121,6 +123,7 @@ function toRecord(row: Row): UploadRecord {
     },
     storageClass: String(row.storage_class),
     contentType: String(row.content_type),
+    acl: row.acl === null || row.acl === undefined ? undefined : String(row.acl),
     label: md5 && etag ? { md5: String(md5), etag: String(etag) } : undefined,
   };
 }
@@ -166,6 +169,7 @@ export function siteUploads(site: string, access: UploadAccess): UploadBook {
           ino,
           r.storageClass,
           r.contentType,
+          r.acl ?? null,
           r.label?.md5 ?? null,
           r.label?.etag ?? null,
           Date.now(),

@@ -12,6 +12,7 @@ const RECORD: UploadRecord = {
   file: { size: 20_000_000, mtimeMs: 1000.5, ctimeMs: 2000, ino: 42 },
   storageClass: "STANDARD",
   contentType: "application/octet-stream",
+  acl: "bucket-owner-full-control",
   label: undefined,
 };
 

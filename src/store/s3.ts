@@ -13,6 +13,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
+  type ObjectCannedACL,
   S3Client,
   type StorageClass,
   UploadPartCopyCommand,
@@ -26,6 +27,7 @@ import { decodeListedKey, type HttpOptions, S3Http } from "./s3_http.ts";
 import { createTransport, logTransport, type Transport } from "./transport.ts";
 import type {
   CompletedPart,
+  CopyOptions,
   ListedPage,
   ListPageOptions,
   ObjectInfo,
@@ -46,9 +48,11 @@ export class S3Error extends Error {
     const detail = [code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(", ");
     const reason = errorMessage(cause);
     const what = key ? `"${key}" in bucket "${bucket}"` : `bucket "${bucket}"`;
+    const hint = code ? HINTS.get(code) : undefined;
     super(
       `Cannot ${operation} ${what} (site "${site}"): ` +
-        (detail && !reason.includes(detail) ? `${reason} (${detail})` : reason),
+        (detail && !reason.includes(detail) ? `${reason} (${detail})` : reason) +
+        (hint ? `: ${hint}` : ""),
       { cause },
     );
     this.name = "S3Error";
@@ -56,6 +60,17 @@ export class S3Error extends Error {
     this.status = status;
   }
 }
+
+/** What to do about an S3 error code whose own message does not say. */
+const HINTS: ReadonlyMap<string, string> = new Map([
+  // AWS's default for new buckets (Object Ownership "bucket owner enforced"): every ACL but
+  // bucket-owner-full-control is refused with 400, so retrying cannot help (retry.ts does not).
+  [
+    "AccessControlListNotSupported",
+    "the bucket has ACLs disabled (Object Ownership: bucket owner enforced): remove acl from " +
+    "the config, or use acl: bucket-owner-full-control",
+  ],
+]);
 
 export type S3Settings = Pick<
   SiteConfig,
@@ -257,6 +272,7 @@ export class S3Store implements ObjectStore {
       "content-type": options.contentType,
       "x-amz-storage-class": options.storageClass,
     };
+    if (options.acl) headers["x-amz-acl"] = options.acl;
     for (const [name, value] of Object.entries(options.metadata ?? {})) {
       headers[`x-amz-meta-${name.toLowerCase()}`] = value;
     }
@@ -280,6 +296,7 @@ export class S3Store implements ObjectStore {
             Bucket: this.bucket,
             Key: key,
             StorageClass: options.storageClass as StorageClass,
+            ACL: options.acl as ObjectCannedACL | undefined,
             ContentType: options.contentType,
             Metadata: options.metadata ? { ...options.metadata } : undefined,
           }),
@@ -392,7 +409,7 @@ export class S3Store implements ObjectStore {
   async copy(
     source: string,
     key: string,
-    storageClass: string,
+    { storageClass, acl }: CopyOptions,
     ifMatch: string,
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
@@ -408,6 +425,8 @@ export class S3Store implements ObjectStore {
             CopySource: copySource(this.bucket, source),
             CopySourceIfMatch: `"${ifMatch}"`,
             StorageClass: storageClass as StorageClass,
+            // Not copied from the source: a copy gets the site's ACL, or the bucket's default.
+            ACL: acl as ObjectCannedACL | undefined,
             MetadataDirective: "COPY",
           }),
           ifMatch,

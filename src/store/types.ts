@@ -19,9 +19,14 @@ export interface ObjectInfo extends RemoteObject {
 
 export interface PutOptions {
   readonly storageClass: string;
+  /** A canned ACL (`x-amz-acl`); absent sends none, as buckets with ACLs disabled need. */
+  readonly acl?: string;
   readonly contentType: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }
+
+/** What a copy sets on the object it writes; content type and metadata come from the source. */
+export type CopyOptions = Pick<PutOptions, "storageClass" | "acl">;
 
 export interface CompletedPart {
   readonly partNumber: number;
@@ -106,13 +111,14 @@ export interface ObjectStore {
   listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<UploadedPart[]>;
   /**
    * Copies `source` to `key` (or onto itself, to change its storage class) inside the bucket;
-   * the data never leaves the server, and content type and metadata come along. The copy happens
-   * only while `source` still has the ETag `ifMatch`; otherwise it fails with HTTP 412.
+   * the data never leaves the server, and content type and metadata come along; the storage class
+   * and ACL are `options`'. The copy happens only while `source` still has the ETag `ifMatch`;
+   * otherwise it fails with HTTP 412.
    */
   copy(
     source: string,
     key: string,
-    storageClass: string,
+    options: CopyOptions,
     ifMatch: string,
     signal?: AbortSignal,
   ): Promise<{ etag: string }>;
