@@ -50,6 +50,8 @@ export interface FeederHost {
   forgetTouched(rel: string): void;
   recordError(scope: ErrorScope, message: string): void;
   notifyIfIdle(): void;
+  /** A full comparison starts (the bucket is listed): deletes the server refused may be tried again. */
+  comparing(): void;
 }
 
 export class Feeder {
@@ -102,6 +104,7 @@ export class Feeder {
     this.#reconciling = true;
     try {
       if (!await this.#list(intake)) return false;
+      this.site.comparing();
       await this.#expandRoot(intake);
       this.site.stats.lastReconcileAt = new Date();
       return true;

@@ -2,14 +2,18 @@
  * A site's jobs, from the feeder to their end. A path is in the pipeline at most once: a new event
  * for a path in flight marks it to be looked at again when the current job ends, and no ending
  * (done, changed meanwhile, failed) drops that mark. A job that failed after its S3 retries is
- * parked and tried again later, never dropped.
+ * parked and tried again later, never dropped, but for a delete the server refused for good (an
+ * Object Lock, a legal hold, a policy): that one is reported once, counted, and left alone until
+ * the next full comparison with the bucket tries it again (deletes.ts remembers it until then).
  * @module
  */
 
 import type { SiteConfig } from "../config/types.ts";
 import { backoffDelay } from "../lib/backoff.ts";
 import { errorMessage, isNotFound } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
 import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
+import { DeleteRefused } from "../pipeline/deletes.ts";
 import { S3Error } from "../store/s3.ts";
 import type { DuePaths } from "./due.ts";
 import { describeFsError } from "./walk.ts";
@@ -84,6 +88,12 @@ export class Jobs {
     }
     // An event that came in meanwhile is never dropped with the failed job.
     if (rerun) site.due.set(rel, Date.now());
+    if (err instanceof DeleteRefused) {
+      this.#attempts.delete(rel);
+      this.#refused(err);
+      site.notifyIfIdle();
+      return;
+    }
     const cloud = err instanceof S3Error;
     const message = cloud ? errorMessage(err) : `Cannot sync "${rel}": ${describeFsError(err)}`;
     site.recordError(cloud ? "cloud" : "local", message);
@@ -95,5 +105,26 @@ export class Jobs {
       site.due.set(rel, Date.now() + delay);
     }
     site.notifyIfIdle();
+  }
+
+  /**
+   * Not parked: parking would ask again every 5 minutes, forever, and be refused each time. The
+   * next full comparison (`reconcile_interval`) tries once more, quietly: a lock may have expired.
+   * Counted and reported the first time only, so that a locked object is one error, not one a pass.
+   */
+  #refused(err: DeleteRefused): void {
+    const { site } = this;
+    const fields = { site: site.config.name, key: err.key, reason: err.reason };
+    if (err.known) {
+      log.debug("still cannot delete (refused by the server)", fields);
+      return;
+    }
+    site.stats.recordError("cloud", err.message);
+    site.stats.failedJobs++;
+    log.warn(
+      "cannot delete (refused by the server: a bucket policy or permission); not retried " +
+        "until the next full comparison",
+      fields,
+    );
   }
 }

@@ -151,6 +151,10 @@ export class Site implements SiteContext, FeederHost, JobsHost {
     return this.#deletes.delete(key);
   }
 
+  comparing(): void {
+    this.#deletes.newPass();
+  }
+
   observeUpload(seconds: number): void {
     this.options.onUpload?.(this.config.name, seconds);
   }
