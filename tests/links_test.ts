@@ -73,6 +73,29 @@ Deno.test("a request to a server gone silent fails once no byte moves for the id
   }
 });
 
+Deno.test("waiting for the bandwidth limit is not a stall: a slow-paced body longer than the idle time arrives", async () => {
+  let received = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received = (await req.arrayBuffer()).byteLength;
+    return new Response("ok");
+  });
+  try {
+    const body = bytes(3 * 64 * 1024, 2);
+    const answer = await exchange(new URL(`http://127.0.0.1:${server.addr.port}/b/k`), {
+      method: "PUT",
+      headers: { "content-length": String(body.byteLength) },
+      body,
+      idleMs: 300,
+      // Each slice waits longer than the idle time for its turn.
+      pace: () => new Promise((resolve) => setTimeout(resolve, 500)),
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(received, body.byteLength);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("both request paths give up on a silent server after request_timeout, retries included", async () => {
   const server = silentServer();
   try {

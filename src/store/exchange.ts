@@ -91,14 +91,13 @@ export function exchange(url: URL, options: ExchangeOptions): Promise<Exchange> 
         });
       });
     });
-    writeBody(request, options.body, options.pace, signal).catch(fail);
+    writeBody(request, options, signal).catch(fail);
   });
 }
 
 async function writeBody(
   request: http.ClientRequest,
-  body: Uint8Array,
-  pace: ExchangeOptions["pace"],
+  { body, pace, idleMs }: ExchangeOptions,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (!pace) {
@@ -107,7 +106,11 @@ async function writeBody(
   }
   for (let start = 0; start < body.byteLength; start += SLICE_BYTES) {
     const slice = body.subarray(start, Math.min(body.byteLength, start + SLICE_BYTES));
+    // Silence while we hold our own bytes back for the rate limit is not the server stalling:
+    // the idle timer is off during the wait (many uploads under a low limit wait long).
+    request.setTimeout(0);
     await pace(slice.byteLength, signal);
+    request.setTimeout(idleMs);
     if (request.destroyed) return;
     if (!request.write(slice)) await drained(request);
   }
