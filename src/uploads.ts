@@ -11,7 +11,7 @@ import { AdaptiveConcurrency, type Change } from "./lib/concurrency.ts";
 import { Limiter } from "./lib/limiter.ts";
 import { log } from "./lib/log.ts";
 import { paceAll, TokenBucket } from "./lib/token_bucket.ts";
-import type { UploadHooks } from "./store/s3.ts";
+import { endpointOf, type UploadHooks } from "./store/s3.ts";
 
 /** Where "auto" starts: the Go tool's default, right for most links, and grown from there. */
 export const AUTO_INITIAL = 10;
@@ -43,9 +43,11 @@ export class Uploads {
   }
 
   forSite(site: SiteConfig): SiteUploads {
+    // Only limits that are set: without one, bodies go out whole instead of in paced slices. The
+    // global rate is the config's, set before this generation was made, so it cannot appear later.
     const buckets = [
       ...(site.bandwidthLimit > 0 ? [new TokenBucket(site.bandwidthLimit)] : []),
-      this.total,
+      ...(this.total.bytesPerSecond > 0 ? [this.total] : []),
     ];
     const pace = paceAll(buckets);
     if (this.#fixed) return { limiter: this.#fixed, max: this.#fixed.limit, hooks: { pace } };
@@ -89,9 +91,4 @@ export class Uploads {
     }
     return control;
   }
-}
-
-/** The server a site talks to: its endpoint, or AWS's regional one. */
-function endpointOf(site: SiteConfig): string {
-  return site.endpoint ?? `https://s3.${site.bucketRegion}.amazonaws.com`;
 }

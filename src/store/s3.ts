@@ -514,8 +514,11 @@ export class S3Store implements ObjectStore {
   }
 }
 
-/** The URL requests go to, for the proxy decision and the log: AWS's regional one when unset. */
-const endpointOf = (site: S3Settings): string =>
+/**
+ * The server a site talks to: its endpoint, or AWS's regional one. What the proxy decision, the
+ * log and the per-endpoint upload concurrency key on.
+ */
+export const endpointOf = (site: Pick<S3Settings, "endpoint" | "bucketRegion">): string =>
   site.endpoint ?? `https://s3.${site.bucketRegion}.amazonaws.com`;
 
 /** The store for one site, with enough sockets for every upload and checksum worker to have one. */
