@@ -251,6 +251,11 @@ admin_socket = $dir/run/\$name.asok
 # benchmarks that rewrite large files would fill the memory store long before that.
 rgw_gc_obj_min_wait = 30
 rgw_gc_processor_period = 30
+# Server-side encryption for the SSE tests: SSE-KMS through the \`testing\` backend with one key
+# (id s3sync-test-key), and SSE-C over plain HTTP (tests put TLS in front where it matters).
+rgw_crypt_require_ssl = false
+rgw_crypt_s3_kms_backend = testing
+rgw_crypt_s3_kms_encryption_keys = s3sync-test-key=$(head -c 32 /dev/urandom | base64)
 EOF
 }
 
