@@ -42,6 +42,7 @@ import {
   verifyJson,
 } from "./src/verify/report.ts";
 import { verifyConfig } from "./src/verify/verify.ts";
+import { onStopSignals, signalRoles } from "./src/lib/signals.ts";
 
 export const VERSION: string = denoConfig.version;
 
@@ -154,7 +155,18 @@ async function configSource(flags: Flags): Promise<ConfigSource> {
  */
 async function runOnce(loaded: LoadedConfig, flags: CommandFlags): Promise<number> {
   const { dryRun, verify } = flags;
+  const confirm = flags.confirmDelete;
+  const names = loaded.config.sites.map((site) => site.name);
+  if (confirm?.site !== undefined && !names.includes(confirm.site)) {
+    const known = names.map((name) => JSON.stringify(name)).join(", ");
+    fail(`--confirm-delete: no site is named ${JSON.stringify(confirm.site)}; sites: ${known}`, 2);
+  }
   const generation = new Generation(loaded.config, { once: true, dryRun, trustState: !verify });
+  for (const site of generation.sites) {
+    if (confirm && (confirm.site ?? site.config.name) === site.config.name) {
+      site.guard.approve(confirm.count);
+    }
+  }
   const mode = dryRun ? "dry-run" : verify ? "once-verify" : "once";
   log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode });
   let stopping = false;
@@ -163,8 +175,7 @@ async function runOnce(loaded: LoadedConfig, flags: CommandFlags): Promise<numbe
     stopping = true;
     void generation.stop(loaded.config.shutdownTimeoutMs);
   };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  onStopSignals(stop);
   const progress = startProgress(() => generationCounters(generation));
   try {
     await generation.run();
@@ -173,11 +184,28 @@ async function runOnce(loaded: LoadedConfig, flags: CommandFlags): Promise<numbe
   }
   const summary = generation.summary();
   // Anything left unsynced (a failed job, an unreadable file or folder) is a failure for cron.
-  const code = summary.failed > 0 || summary.errors > 0 || stopping ? 1 : 0;
+  // Held deletes come first: they wait for a person, which a retry will not change.
+  const tripped = generation.sites.filter((site) => site.guard.tripped);
+  const code = tripped.length > 0 && !stopping
+    ? EXIT_DELETES_HELD
+    : summary.failed > 0 || summary.errors > 0 || stopping
+    ? 1
+    : 0;
+  for (const site of tripped) {
+    const count = site.guard.tripped!.count;
+    print(
+      `site ${JSON.stringify(site.config.name)}: held back ${count} deletes (more than ` +
+        `max_delete allows); to make them: --once --confirm-delete ` +
+        `${JSON.stringify(`${site.config.name}=${count}`)}`,
+    );
+  }
   if (flags.json) printStdout(JSON.stringify(summaryJson(summary, mode, code)));
   else printSummary(summary);
   return code;
 }
+
+/** --once ended with deletes held back by the delete guard. */
+const EXIT_DELETES_HELD = 4;
 
 /**
  * --verify alone: compares every site with its bucket by content and changes nothing. Prints each
@@ -188,8 +216,7 @@ async function runVerify(loaded: LoadedConfig, flags: CommandFlags): Promise<num
   log.info("starting", { version: VERSION, sites: loaded.config.sites.length, mode: "verify" });
   const interrupt = new AbortController();
   const stop = () => interrupt.abort(new DOMException("Interrupted", "AbortError"));
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  onStopSignals(stop);
   // With --json, the findings and the per-site lines are printed on stderr (print was told so).
   const started: SiteReport[] = [];
   const progress = startProgress(() => verifyCounters(started));
@@ -225,7 +252,10 @@ async function lockState(loaded: LoadedConfig): Promise<StateLock | undefined> {
   }
 }
 
-/** The service: runs until SIGINT or SIGTERM; SIGHUP, /reload and config changes reload it. */
+/**
+ * The service: runs until a stop signal; SIGHUP (not on Windows, see signals.ts), /reload and
+ * config changes reload it.
+ */
 async function runService(
   flags: Flags,
   source: ConfigSource,
@@ -278,12 +308,13 @@ async function runService(
     log.info("stopping", { signal, grace_s: daemon.generation.config.shutdownTimeoutMs / 1000 });
     daemon.stop().then(stopped.resolve, stopped.reject);
   };
-  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-  Deno.addSignalListener("SIGHUP", () => {
-    log.info("SIGHUP received, reloading");
-    daemon.requestReload(false);
-  });
+  onStopSignals(stop);
+  for (const signal of signalRoles().reload) {
+    Deno.addSignalListener(signal, () => {
+      log.info(`${signal} received, reloading`);
+      daemon.requestReload(false);
+    });
+  }
 
   await stopped.promise;
   control.abort();

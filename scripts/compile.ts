@@ -18,6 +18,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import denoConfig from "../deno.json" with { type: "json" };
 
 export const TARGETS = [
@@ -29,7 +30,8 @@ export const TARGETS = [
 ] as const;
 export type Target = typeof TARGETS[number];
 
-const ROOT = new URL("..", import.meta.url).pathname;
+// A URL's pathname is no path on Windows ("/D:/a/..."); CI builds the Windows target there.
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const NAME = "s3sync-service";
 const DOWNLOAD_HOST = "https://dl.deno.land";
 

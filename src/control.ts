@@ -30,6 +30,10 @@ export function statusSource(daemon: Daemon, version: string): StatusSource {
     concurrency: () => daemon.generation.uploads.endpoints(),
     lastReloadError: () => daemon.reloadError,
     requestReload: (force) => daemon.requestReload(force),
+    confirmDelete: (name, count) =>
+      daemon.generation.sites.find((site) => site.config.name === name)?.guard.confirmDeletes(
+        count,
+      ),
   };
 }
 
@@ -56,6 +60,7 @@ export function metricsSource(daemon: Daemon): MetricsSource {
           inFlight: site.inFlight(),
           parked: site.parked,
           lastReconcileAt: stats.lastReconcileAt,
+          deletesHeld: site.guard.tripped?.count ?? 0,
         };
       }),
     concurrency: () => daemon.generation.uploads.endpoints(),

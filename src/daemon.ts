@@ -23,6 +23,7 @@ export function applyProcessSettings(config: Config, { first }: { first: boolean
   for (const site of config.sites) {
     registerSecret(site.credentials?.accessKeyId);
     registerSecret(site.credentials?.secretAccessKey);
+    if (site.encryption?.kind === "customer") registerSecret(site.encryption.key.reveal());
   }
 }
 

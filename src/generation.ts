@@ -11,6 +11,7 @@ import type { Config, SiteConfig } from "./config/types.ts";
 import { Limiter } from "./lib/limiter.ts";
 import { log } from "./lib/log.ts";
 import { HashPool } from "./pipeline/hash_pool.ts";
+import { MountMemory, MOUNTS_FILE } from "./site/mounts.ts";
 import { Site } from "./site/site.ts";
 import { ListingStore } from "./state/listing.ts";
 import { type SiteState, StateStore } from "./state/store.ts";
@@ -76,6 +77,8 @@ export class Generation {
     // A socket for each upload and checksum worker; a multipart upload's parts share its own.
     const sockets = uploadMax + config.checksumWorkers;
     const trust = options.trustState ?? true;
+    const roots = config.sites.map((site) => site.localPath);
+    const mounts = new MountMemory(`${config.stateDir}/${MOUNTS_FILE}`, roots);
     this.sites = config.sites.map((site) => {
       // Keyed by what the site syncs, not by its name, which a user may change.
       const state = this.#state.forSite(
@@ -93,6 +96,7 @@ export class Generation {
         once: options.once || options.dryRun,
         dryRun: options.dryRun,
         onUpload: options.onUpload,
+        mounts,
       });
     });
   }

@@ -127,7 +127,7 @@ Deno.test("an invalid config on reload keeps the old one running, and /info and 
     );
     assert.equal(
       (await info(http)).RELOAD_ERROR,
-      'sites[0].local_path: must be an absolute path, got "relative/path"',
+      'sites[0].local_path: must be an absolute path (like /data), got "relative/path"',
     );
     const values = parseMetrics(await (await fetch(metrics)).text());
     assert.equal(values.get("s3sync_config_error"), 1);

@@ -148,6 +148,8 @@ export function siteConfig(
     exclusions: [],
     inclusions: [/.*/],
     reconcileIntervalMs: 0,
+    maxDelete: { percent: 50 },
+    storeMtime: true,
     ...overrides,
   };
 }

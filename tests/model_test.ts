@@ -106,6 +106,8 @@ class Run {
       watch_interval: `${settings.watchMs}ms`,
       // Only events heal the bucket here: the hourly comparison must not hide a missed one.
       reconcile_interval: "1h",
+      // Bursts remove whole trees at random; the delete guard has tests of its own.
+      max_delete: "100%",
     }], { upload_workers: settings.uploadWorkers, loglevel: "debug" });
     return new Run(root, bucket, config, settings);
   }

@@ -336,3 +336,53 @@ Deno.test("a daemon killed with SIGKILL mid-upload: the next start resumes from 
     await proxy.close();
   }
 });
+
+Deno.test("uploadFile() resumes an SSE-KMS upload under the same key, and starts afresh without it", async () => {
+  const bucket = await newBucket("resume-sse");
+  const root = await tempDir();
+  const path = `${root}/big.bin`;
+  const data = bytes(3 * PART_SIZE + 100, 28);
+  await Deno.writeFile(path, data);
+  const state = StateStore.open(await tempDir());
+  const uploads = state.forSite("s").uploads;
+  const kms = { kind: "sse", algorithm: "aws:kms", kmsKeyId: "s3sync-test-key" } as const;
+  const encrypted = createS3Store(siteConfig({ localPath: root, bucket, encryption: kms }), 8);
+  const plain = createS3Store(siteConfig({ localPath: root, bucket }), 8);
+  const resume = { uploads, file: (await statFile(path))!, site: "s" };
+  const request = { key: "big.bin", path, size: data.length, storageClass: "STANDARD", resume };
+  const cutShort = async () => {
+    const gate = new PartGate(afterTwo);
+    const cancel = new AbortController();
+    const cut = uploadFile(gate.wrap(encrypted), request, cancel.signal);
+    await cutAfterTwo(gate);
+    cancel.abort(new DOMException("Stopping", "AbortError"));
+    await assert.rejects(cut, { name: "AbortError" });
+  };
+  const encryptionOf = async () =>
+    (await testS3().client.send(new HeadObjectCommand({ Bucket: bucket, Key: "big.bin" })))
+      .ServerSideEncryption;
+  try {
+    // RGW's part ETags under SSE-KMS are MD5s, so the held parts prove themselves (AWS's are not).
+    await cutShort();
+    const same = new PartGate();
+    await uploadFile(same.wrap(encrypted), request);
+    assert.deepEqual(same.counts(), each(3, 4));
+    assert.equal(await encryptionOf(), "aws:kms");
+
+    // sse removed from the site: the upload made under the KMS key is aborted, not completed.
+    await cutShort();
+    const [cut] = await pendingUploads(bucket);
+    assert.equal(cut, "big.bin");
+    const changed = new PartGate();
+    await uploadFile(changed.wrap(plain), request);
+    assert.deepEqual(changed.counts(), each(1, 4));
+    assert.equal(await encryptionOf(), undefined);
+    assert.equal(md5(await objectBytes(bucket, "big.bin")), md5(data));
+    assert.deepEqual(await pendingUploads(bucket), [], "the KMS upload is aborted");
+    assert.equal(uploads.has("big.bin"), false);
+  } finally {
+    encrypted.close?.();
+    plain.close?.();
+    state.close();
+  }
+});

@@ -6,7 +6,7 @@
  */
 
 import { ConfigError } from "../lib/errors.ts";
-import { CANNED_ACLS, type CannedAcl, type Credentials } from "./types.ts";
+import { CANNED_ACLS, type CannedAcl, type Credentials, type FollowSymlinks } from "./types.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 
 const MAX_SHOWN = 60;
@@ -54,6 +54,27 @@ export function readAcl(value: unknown, field: string): CannedAcl | undefined {
   if (found) return found;
   const valid = CANNED_ACLS.map((acl) => `"${acl}"`).join(", ");
   throw new ConfigError(field, `must be a canned ACL, one of ${valid}, got ${describe(text)}`);
+}
+
+/** `follow_symlinks`: true, false or "any" (in any case); undefined when absent. */
+export function readFollowSymlinks(
+  value: unknown,
+  field: string,
+  os: string = Deno.build.os,
+): FollowSymlinks | undefined {
+  const follow = value === undefined || value === null || typeof value === "boolean"
+    ? value ?? undefined
+    : typeof value === "string" && value.toLowerCase() === "any"
+    ? "any"
+    : undefined;
+  if (follow === undefined && value !== undefined && value !== null) {
+    throw new ConfigError(field, `must be true, false or "any", got ${describe(value)}`);
+  }
+  // Links are resolved as POSIX paths (src/site/links.ts); Windows links and junctions are not.
+  if (follow && os === "windows") {
+    throw new ConfigError(field, "is not supported on Windows yet (links there are skipped)");
+  }
+  return follow;
 }
 
 export function readInt(

@@ -16,6 +16,8 @@ import type { Flags } from "./types.ts";
 export interface CommandFlags extends Flags {
   /** Print the final summary of --once, --dry-run or --verify as one JSON object on stdout. */
   readonly json: boolean;
+  /** --confirm-delete: the deletes a --once run may make past `max_delete` (all sites, or one). */
+  readonly confirmDelete?: { readonly site?: string; readonly count: number };
 }
 
 const VALUE_FLAGS = [
@@ -25,6 +27,7 @@ const VALUE_FLAGS = [
   "metrics-port",
   "metrics-path",
   "configmap",
+  "confirm-delete",
 ];
 const BOOLEAN_FLAGS = ["once", "dry-run", "verify", "json", "version", "help"];
 // Go's strconv.ParseBool, which the Go tool's `-once=false` went through.
@@ -49,11 +52,15 @@ Flags (also accepted with a single dash, as in -config=x):
                            comparing every file by content, so that what differs is repaired
   --json                   with --once, --dry-run or --verify: print the final summary as one
                            JSON object on stdout, and everything else on stderr
+  --confirm-delete [SITE=]N
+                           with --once: a comparison that would delete exactly N objects (on
+                           SITE, or on any site) does so even past max_delete
   --version                print the version and exit
   -h, --help               print this help and exit
 
 Exit codes: 0 ok, 1 a runtime failure (such as failed jobs under --once, or another process
-holding the state folder), 2 bad flags or config, 3 --verify found mismatches.
+holding the state folder), 2 bad flags or config, 3 --verify found mismatches, 4 --once held
+deletes back: the delete guard tripped (see --confirm-delete).
 `;
 
 /** Parses `args` (without the program name). Throws `UsageError` with a one-line message. */
@@ -100,7 +107,14 @@ export function parseFlags(args: string[]): CommandFlags {
       "--json needs --once, --dry-run or --verify: only a run that ends has a summary",
     );
   }
+  const confirmDelete = readConfirmDelete(values.get("confirm-delete"));
+  if (confirmDelete && !once && !dryRun) {
+    throw new UsageError(
+      "--confirm-delete needs --once; a running daemon takes POST /confirm-delete instead",
+    );
+  }
   return {
+    ...(confirmDelete ? { confirmDelete } : {}),
     config: values.get("config") ?? "config.yml",
     httpPort: readPort("--http-port", values.get("http-port")) ?? 8090,
     httpHost: values.get("http-host") ?? "0.0.0.0",
@@ -164,4 +178,14 @@ function readConfigmap(value: string | undefined): string | undefined {
   const parts = value.split("/");
   if (parts.length === 2 && parts.every((p) => p !== "")) return value;
   throw new UsageError(`--configmap: must be "namespace/name", got ${JSON.stringify(value)}`);
+}
+
+function readConfirmDelete(value: string | undefined): CommandFlags["confirmDelete"] {
+  if (value === undefined) return undefined;
+  // A site's name may hold "=" too: the count is what follows the last one.
+  const match = /^(?:(.+)=)?(\d{1,10})$/.exec(value);
+  if (match) return { ...(match[1] ? { site: match[1] } : {}), count: Number(match[2]) };
+  throw new UsageError(
+    `--confirm-delete: must be a count of objects, or SITE=count, got ${JSON.stringify(value)}`,
+  );
 }

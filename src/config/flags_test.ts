@@ -161,3 +161,32 @@ Deno.test("parseFlags() refuses --json without --once, --dry-run or --verify", (
 function pick({ once, dryRun, verify }: ReturnType<typeof parseFlags>) {
   return { once, dryRun, verify };
 }
+
+Deno.test("parseFlags() reads --confirm-delete as a count, for one site or any", () => {
+  assert.deepEqual(parseFlags(["--once", "--confirm-delete", "16"]).confirmDelete, { count: 16 });
+  assert.deepEqual(parseFlags(["-once", "-confirm-delete=photos=3"]).confirmDelete, {
+    site: "photos",
+    count: 3,
+  });
+  // A name may hold "=": the count follows the last one.
+  assert.deepEqual(parseFlags(["--once", "--confirm-delete", "a=b=7"]).confirmDelete, {
+    site: "a=b",
+    count: 7,
+  });
+  assert.equal("confirmDelete" in parseFlags(["--once"]), false);
+});
+
+Deno.test("parseFlags() refuses a bad --confirm-delete, and one without --once", () => {
+  fails(
+    ["--once", "--confirm-delete", "all"],
+    '--confirm-delete: must be a count of objects, or SITE=count, got "all"',
+  );
+  fails(
+    ["--once", "--confirm-delete", "x=-1"],
+    '--confirm-delete: must be a count of objects, or SITE=count, got "x=-1"',
+  );
+  fails(
+    ["--confirm-delete", "3"],
+    "--confirm-delete needs --once; a running daemon takes POST /confirm-delete instead",
+  );
+});

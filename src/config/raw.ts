@@ -24,6 +24,14 @@ export interface RawConfig {
   bandwidth_limit?: unknown;
   ca_bundle?: unknown;
   acl?: unknown;
+  sse?: unknown;
+  sse_kms_key_id?: unknown;
+  sse_c_key_file?: unknown;
+  sse_c_key_env?: unknown;
+  sse_c_allow_http?: unknown;
+  follow_symlinks?: unknown;
+  max_delete?: unknown;
+  store_mtime?: unknown;
   sites?: unknown;
   [key: string]: unknown;
 }
@@ -49,6 +57,14 @@ export interface RawSite {
   bandwidth_limit?: unknown;
   ca_bundle?: unknown;
   acl?: unknown;
+  sse?: unknown;
+  sse_kms_key_id?: unknown;
+  sse_c_key_file?: unknown;
+  sse_c_key_env?: unknown;
+  sse_c_allow_http?: unknown;
+  follow_symlinks?: unknown;
+  max_delete?: unknown;
+  store_mtime?: unknown;
   [key: string]: unknown;
 }
 
@@ -71,6 +87,14 @@ export const GLOBAL_KEYS: readonly string[] = [
   "bandwidth_limit",
   "ca_bundle",
   "acl",
+  "sse",
+  "sse_kms_key_id",
+  "sse_c_key_file",
+  "sse_c_key_env",
+  "sse_c_allow_http",
+  "follow_symlinks",
+  "max_delete",
+  "store_mtime",
   "sites",
 ];
 
@@ -95,6 +119,14 @@ export const SITE_KEYS: readonly string[] = [
   "bandwidth_limit",
   "ca_bundle",
   "acl",
+  "sse",
+  "sse_kms_key_id",
+  "sse_c_key_file",
+  "sse_c_key_env",
+  "sse_c_allow_http",
+  "follow_symlinks",
+  "max_delete",
+  "store_mtime",
 ];
 
 /** Keys whose values are never echoed in a message, whatever their type. */

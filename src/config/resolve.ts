@@ -5,8 +5,9 @@
  * @module
  */
 
-import { isAbsolute, join, normalize } from "node:path";
-import { ConfigError } from "../lib/errors.ts";
+import { isAbsolute, normalize, posix, win32 } from "node:path";
+import { ConfigError, errorMessage } from "../lib/errors.ts";
+import { normaliseRoot } from "../lib/local_paths.ts";
 import {
   type Config,
   LOG_FORMATS,
@@ -20,8 +21,10 @@ import {
   describe,
   isMapping,
   readAcl,
+  readBool,
   readCredentials,
   readDuration,
+  readFollowSymlinks,
   readInt,
   readString,
 } from "./check.ts";
@@ -31,6 +34,8 @@ import { Mistakes } from "./collect.ts";
 import { unknownKeyWarnings } from "./unknown.ts";
 import { readRate } from "./rate.ts";
 import { readCaBundle } from "./ca_bundle.ts";
+import { readEncryptionLevel } from "./encryption.ts";
+import { DEFAULT_MAX_DELETE, readDeleteLimit } from "./delete_limit.ts";
 import { type ProxySettings, readProxyEnv } from "../lib/proxy_env.ts";
 import {
   DEFAULT_RECONCILE_INTERVAL_MS,
@@ -93,6 +98,11 @@ export function resolveConfig(
     ),
     proxy: read(() => readProxies(env)),
     acl: read(() => readAcl(raw.acl, "acl")),
+    storeMtime: read(() => readBool(raw.store_mtime, "store_mtime")) ?? true,
+    followSymlinks: read(() => readFollowSymlinks(raw.follow_symlinks, "follow_symlinks")) ??
+      false,
+    maxDelete: read(() => readDeleteLimit(raw.max_delete, "max_delete")) ?? DEFAULT_MAX_DELETE,
+    encryption: readEncryptionLevel(raw, "", env, mistakes),
   };
   const logLevel = read(() => readLogLevel(raw.loglevel)) ?? "info";
   const logFormat = read(() => readLogFormat(raw.log_format)) ?? "text";
@@ -190,17 +200,31 @@ function readLogLevel(value: unknown): LogLevel {
 function readStateDir(value: unknown, env: Env): string {
   const written = readString(value, "state_dir");
   if (written !== undefined) {
-    if (!isAbsolute(written)) {
-      throw new ConfigError("state_dir", `must be an absolute path, got ${describe(written)}`);
+    try {
+      return normaliseRoot(written);
+    } catch (err) {
+      throw new ConfigError("state_dir", `${errorMessage(err)}, got ${describe(written)}`);
     }
-    return trimSlash(normalize(written));
   }
   const fromEnv = env.S3SYNC_STATE_DIR || env.STATE_DIRECTORY?.split(":")[0];
   if (fromEnv && isAbsolute(fromEnv)) return trimSlash(normalize(fromEnv));
-  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) {
-    return join(env.XDG_STATE_HOME, "s3sync-service");
+  return defaultStateDir(env);
+}
+
+/** Where each system keeps a service's state when nothing says otherwise. */
+export function defaultStateDir(env: Env, os: string = Deno.build.os): string {
+  const home = env.HOME && posix.isAbsolute(env.HOME) ? env.HOME : undefined;
+  if (os === "windows") {
+    const local = env.LOCALAPPDATA || env.ProgramData || "C:\\ProgramData";
+    return win32.join(local, "s3sync-service");
   }
-  if (env.HOME && isAbsolute(env.HOME)) return join(env.HOME, ".local/state/s3sync-service");
+  if (os === "darwin") {
+    return posix.join(home ?? "/", "Library/Application Support/s3sync-service");
+  }
+  if (env.XDG_STATE_HOME && posix.isAbsolute(env.XDG_STATE_HOME)) {
+    return posix.join(env.XDG_STATE_HOME, "s3sync-service");
+  }
+  if (home) return posix.join(home, ".local/state/s3sync-service");
   return "/var/lib/s3sync-service";
 }
 

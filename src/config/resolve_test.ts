@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { resolveConfig } from "./resolve.ts";
+import { defaultStateDir, resolveConfig } from "./resolve.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const SITE = { local_path: "/data", bucket: "b" };
@@ -275,7 +275,10 @@ Deno.test("resolveConfig() reads log_format and shutdown_timeout, and rejects ba
 
 Deno.test("resolveConfig() finds the state directory: config, then environment, then home", () => {
   assert.equal(config({ state_dir: "/srv/state/" }).stateDir, "/srv/state");
-  failsGlobal({ state_dir: "state" }, 'state_dir: must be an absolute path, got "state"');
+  failsGlobal(
+    { state_dir: "state" },
+    'state_dir: must be an absolute path (like /data), got "state"',
+  );
   const env = { S3SYNC_STATE_DIR: "/k8s/state", STATE_DIRECTORY: "/var/lib/x", HOME: "/home/u" };
   assert.equal(config({}, env).stateDir, "/k8s/state");
   assert.equal(config({}, { ...env, S3SYNC_STATE_DIR: "" }).stateDir, "/var/lib/x");
@@ -285,6 +288,21 @@ Deno.test("resolveConfig() finds the state directory: config, then environment, 
   );
   assert.equal(config({}, { HOME: "/home/u" }).stateDir, "/home/u/.local/state/s3sync-service");
   assert.equal(config({}, {}).stateDir, "/var/lib/s3sync-service");
+});
+
+Deno.test("defaultStateDir() follows each system's convention", () => {
+  const env = {
+    HOME: "/Users/u",
+    XDG_STATE_HOME: "/xdg",
+    LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local",
+  };
+  assert.equal(defaultStateDir(env, "linux"), "/xdg/s3sync-service");
+  assert.equal(
+    defaultStateDir(env, "darwin"),
+    "/Users/u/Library/Application Support/s3sync-service",
+  );
+  assert.equal(defaultStateDir(env, "windows"), "C:\\Users\\u\\AppData\\Local\\s3sync-service");
+  assert.equal(defaultStateDir({}, "windows"), "C:\\ProgramData\\s3sync-service");
 });
 
 Deno.test("resolveConfig() reports every mistake at once, in document order", () => {
@@ -314,11 +332,14 @@ Deno.test("resolveConfig() reports every mistake at once, in document order", ()
   assert.equal(lines.length, 6);
   assert.equal(lines[0], "5 errors in the config:");
   assert.match(lines[1] ?? "", /^ {2}loglevel: must be one of "trace", .*, got "loud"$/);
-  assert.equal(lines[2], '  sites[0].local_path: must be an absolute path, got "data"');
+  assert.equal(
+    lines[2],
+    '  sites[0].local_path: must be an absolute path (like /data), got "data"',
+  );
   assert.match(lines[3] ?? "", /^ {2}sites\[2\]\.storage_class: must be one of .*, got "COLD"$/);
   assert.match(lines[4] ?? "", /^ {2}sites\[2\]\.exclusions\[0\]: invalid regular expression "\("/);
   // Each error on its own keeps its field, rule and one-line message.
-  assert.equal(caught.errors[1]?.rule, 'must be an absolute path, got "data"');
+  assert.equal(caught.errors[1]?.rule, 'must be an absolute path (like /data), got "data"');
   assert.equal(caught.errors[1]?.message, lines[2]?.trim());
 });
 
@@ -347,7 +368,10 @@ Deno.test("resolveConfig() keeps the message of a single mistake as it was", () 
     caught = err;
   }
   assert.ok(caught instanceof ConfigError);
-  assert.equal(caught.message, 'sites[0].local_path: must be an absolute path, got "data"');
+  assert.equal(
+    caught.message,
+    'sites[0].local_path: must be an absolute path (like /data), got "data"',
+  );
   assert.equal(caught.field, "sites[0].local_path");
   assert.deepEqual(caught.errors, [caught]);
 });

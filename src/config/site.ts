@@ -3,18 +3,22 @@
  * @module
  */
 
-import { posix } from "node:path";
-import { ConfigError } from "../lib/errors.ts";
+import { ConfigError, errorMessage } from "../lib/errors.ts";
+import { normaliseRoot } from "../lib/local_paths.ts";
 import {
   type CaBundle,
   type CannedAcl,
   type Credentials,
+  type DeleteLimit,
+  type FollowSymlinks,
   type SiteConfig,
   STORAGE_CLASSES,
   type StorageClass,
 } from "./types.ts";
 import type { ProxySettings } from "../lib/proxy_env.ts";
 import { readCaBundle } from "./ca_bundle.ts";
+import { readDeleteLimit } from "./delete_limit.ts";
+import { type EncryptionLevel, readEncryptionLevel, siteEncryption } from "./encryption.ts";
 import {
   describe,
   isMapping,
@@ -22,11 +26,12 @@ import {
   readBool,
   readCredentials,
   readDuration,
+  readFollowSymlinks,
   readInt,
   readString,
   readStringList,
 } from "./check.ts";
-import { compileGoRegExp } from "./regex.ts";
+import { compileGoRegExp, type GoRegExp } from "./regex.ts";
 import { readRate } from "./rate.ts";
 import type { Mistakes } from "./collect.ts";
 import type { RawSite } from "./raw.ts";
@@ -49,6 +54,10 @@ export interface SiteDefaults {
   readonly caBundle: CaBundle | undefined;
   readonly proxy: ProxySettings | undefined;
   readonly acl: CannedAcl | undefined;
+  readonly storeMtime: boolean;
+  readonly followSymlinks: FollowSymlinks;
+  readonly maxDelete: DeleteLimit;
+  readonly encryption: EncryptionLevel;
 }
 
 /**
@@ -90,11 +99,13 @@ export function resolveSite(
   } else if (written?.length === 0) {
     warnings.push(`${f("inclusions")}: empty list, no file will be synced`);
   }
+  const endpoint = read(() => readEndpoint(raw.endpoint, f("endpoint")));
+  const ownEncryption = readEncryptionLevel(raw, `${at}.`, defaults.encryption.env, mistakes);
   const site: SiteConfig = {
     name: read(() => readString(raw.name, f("name"))) ??
       (bucketPath ? `${bucket}/${bucketPath}` : bucket),
     localPath: read(() => readLocalPath(raw.local_path, f("local_path"))) ?? "",
-    endpoint: read(() => readEndpoint(raw.endpoint, f("endpoint"))),
+    endpoint,
     bucket,
     bucketPath,
     bucketRegion: read(() => readString(raw.bucket_region, f("bucket_region"))) ??
@@ -103,6 +114,10 @@ export function resolveSite(
     storageClass: read(() => readStorageClass(raw.storage_class, f("storage_class"))) ??
       "STANDARD",
     acl: read(() => readAcl(raw.acl, f("acl"))) ?? defaults.acl,
+    storeMtime: read(() => readBool(raw.store_mtime, f("store_mtime"))) ?? defaults.storeMtime,
+    encryption: siteEncryption(ownEncryption, defaults.encryption, at, endpoint, mistakes),
+    followSymlinks: read(() => readFollowSymlinks(raw.follow_symlinks, f("follow_symlinks"))) ??
+      defaults.followSymlinks,
     credentials: read(() => readCredentials(raw, `${at}.`)) ?? defaults.credentials,
     watchIntervalMs:
       read(() =>
@@ -134,24 +149,24 @@ export function resolveSite(
     // system roots are trusted either way.
     caBundle: read(() => readCaBundle(raw.ca_bundle, f("ca_bundle"))) ?? defaults.caBundle,
     proxy: defaults.proxy,
+    maxDelete: read(() => readDeleteLimit(raw.max_delete, f("max_delete"))) ?? defaults.maxDelete,
   };
   return mistakes.count === before ? site : undefined;
 }
 
 /** Compiles each pattern, recording each bad one under its index. */
-function compileAll(patterns: readonly string[], field: string, mistakes: Mistakes): RegExp[] {
+function compileAll(patterns: readonly string[], field: string, mistakes: Mistakes): GoRegExp[] {
   return patterns.flatMap((p, i) => mistakes.read(() => compile(p, `${field}[${i}]`)) ?? []);
 }
 
 function readLocalPath(value: unknown, field: string): string {
   const text = readString(value, field);
   if (text === undefined) throw new ConfigError(field, "required (the folder to sync)");
-  // Relative paths would depend on the daemon's working directory, which differs under systemd/k8s.
-  if (!posix.isAbsolute(text)) {
-    throw new ConfigError(field, `must be an absolute path, got ${describe(text)}`);
+  try {
+    return normaliseRoot(text);
+  } catch (err) {
+    throw new ConfigError(field, `${errorMessage(err)}, got ${describe(text)}`);
   }
-  const normal = posix.normalize(text);
-  return normal.length > 1 ? normal.replace(/\/+$/, "") : normal;
 }
 
 function readBucket(value: unknown, field: string): string {
@@ -222,7 +237,7 @@ function readPatterns(value: unknown, field: string): readonly string[] | undefi
   return readStringList(value, field);
 }
 
-function compile(pattern: string, field: string): RegExp {
+function compile(pattern: string, field: string): GoRegExp {
   try {
     return compileGoRegExp(pattern);
   } catch (err) {

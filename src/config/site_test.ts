@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { resolveConfig } from "./resolve.ts";
+import { readFollowSymlinks } from "./check.ts";
 import type { SiteConfig } from "./types.ts";
 
 const SITE = { local_path: "/data", bucket: "b" };
@@ -21,7 +22,7 @@ Deno.test("resolveSite() fills every site default", () => {
   assert.equal(s.retireDeleted, false);
   assert.equal(s.storageClass, "STANDARD");
   assert.deepEqual(s.exclusions, []);
-  assert.deepEqual(s.inclusions.map(String), ["/.*/u"]);
+  assert.deepEqual(s.inclusions.map(String), [".*"]);
 });
 
 Deno.test("resolveSite() names a site bucket/bucket_path unless name is set", () => {
@@ -64,7 +65,7 @@ Deno.test("resolveSite() normalises local_path and requires it absolute", () => 
   assert.equal(site({ local_path: "/" }).localPath, "/");
   fails({ local_path: undefined }, "sites[0].local_path: required (the folder to sync)");
   assert.throws(() => sites(SITE, { ...SITE, bucket: "c", local_path: "data" }), {
-    message: 'sites[1].local_path: must be an absolute path, got "data"',
+    message: 'sites[1].local_path: must be an absolute path (like /data), got "data"',
   });
 });
 
@@ -136,13 +137,12 @@ Deno.test("resolveSite() compiles exclusions and inclusions written for Go", () 
   assert.ok(excluded("a/.DS_Store") && excluded("Thumbs.db") && excluded("x.tmp"));
   assert.ok(excluded("cache/x") && !excluded("a/cache/x") && !excluded("x.tmp.txt"));
   assert.ok(s.inclusions[0]?.test("a/b.jpg"));
-  assert.ok(s.exclusions.every((re) => !re.global));
 });
 
 Deno.test("resolveSite() rejects bad patterns naming the element", () => {
   fails(
     { exclusions: ["a", "b", "("] },
-    'sites[0].exclusions[2]: invalid regular expression "(": Unterminated group',
+    'sites[0].exclusions[2]: invalid regular expression "(": missing closing ): `(`',
   );
   fails(
     { exclusions: "\\.tmp$" },
@@ -265,5 +265,37 @@ Deno.test("resolveSite() refuses an acl that is not a canned ACL, and lists them
   assert.throws(() => resolveConfig({ acl: "everyone", sites: [SITE] }, {}, 4), {
     name: "ConfigError",
     message: /^acl: must be a canned ACL, one of "private", .*, got "everyone"$/,
+  });
+});
+
+Deno.test("resolveSite() reads store_mtime: true by default, global, then the site's own", () => {
+  assert.equal(site({}).storeMtime, true);
+  assert.equal(site({ store_mtime: false }).storeMtime, false);
+  const [a, b] = resolveConfig(
+    {
+      store_mtime: false,
+      sites: [{ ...SITE, bucket: "a" }, { ...SITE, bucket: "b", store_mtime: true }],
+    },
+    {},
+    4,
+  ).config.sites;
+  assert.equal(a?.storeMtime, false);
+  assert.equal(b?.storeMtime, true);
+  fails({ store_mtime: "no" }, 'sites[0].store_mtime: must be true or false, got "no"');
+  assert.throws(() => resolveConfig({ store_mtime: 1, sites: [SITE] }, {}, 4), {
+    name: "ConfigError",
+    message: "store_mtime: must be true or false, got 1",
+  });
+});
+
+Deno.test("follow_symlinks takes true, false or any, and is refused on Windows", () => {
+  assert.equal(readFollowSymlinks(undefined, "f", "linux"), undefined);
+  assert.equal(readFollowSymlinks(false, "f", "windows"), false);
+  assert.equal(readFollowSymlinks("ANY", "f", "darwin"), "any");
+  assert.throws(() => readFollowSymlinks("yes", "f", "linux"), {
+    message: 'f: must be true, false or "any", got "yes"',
+  });
+  assert.throws(() => readFollowSymlinks(true, "f", "windows"), {
+    message: "f: is not supported on Windows yet (links there are skipped)",
   });
 });

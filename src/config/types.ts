@@ -5,6 +5,8 @@
  */
 
 import type { ProxySettings } from "../lib/proxy_env.ts";
+import type { PathPattern } from "./regex.ts";
+import type { CustomerKey } from "./encryption.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "panic"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
@@ -37,6 +39,21 @@ export const CANNED_ACLS = [
 ] as const;
 export type CannedAcl = typeof CANNED_ACLS[number];
 
+/** Server-side encryption S3 applies on request (`x-amz-server-side-encryption`). */
+export const SSE_ALGORITHMS = ["AES256", "aws:kms", "aws:kms:dsse"] as const;
+export type SseAlgorithm = typeof SSE_ALGORITHMS[number];
+
+/** How the objects a site writes are encrypted: by S3's keys (or KMS's), or by our own (SSE-C). */
+export type Encryption =
+  | { readonly kind: "sse"; readonly algorithm: SseAlgorithm; readonly kmsKeyId?: string }
+  | { readonly kind: "customer"; readonly key: CustomerKey };
+
+/**
+ * `follow_symlinks`: false skips links (the Go tool's way); true follows those whose target is
+ * inside `local_path`; "any" follows them wherever they point.
+ */
+export type FollowSymlinks = boolean | "any";
+
 export interface Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -60,13 +77,22 @@ export interface SiteConfig {
    * none, which is what buckets with ACLs disabled need. Objects already written keep theirs.
    */
   readonly acl?: CannedAcl;
+  /**
+   * Sent with every object we write, and for SSE-C with every request that reads one; undefined
+   * sends none (the bucket's default applies). Objects already written keep theirs.
+   */
+  readonly encryption?: Encryption;
+  /** Absent: false, links are skipped (see README, "Symbolic links"). */
+  readonly followSymlinks?: FollowSymlinks;
+  /** Uploads carry the file's mtime as rclone's `mtime` metadata (`store_mtime`). */
+  readonly storeMtime: boolean;
   /** Site keys, else global keys, else undefined: the SDK's default chain decides. */
   readonly credentials: Credentials | undefined;
   readonly watchIntervalMs: number;
   readonly s3OpsRetries: number;
   /** Tested against the path relative to `localPath`, with "/" separators. Exclusions win. */
-  readonly exclusions: readonly RegExp[];
-  readonly inclusions: readonly RegExp[];
+  readonly exclusions: readonly PathPattern[];
+  readonly inclusions: readonly PathPattern[];
   /** Full reconcile period that heals what a missed event left behind; 0 disables. */
   readonly reconcileIntervalMs: number;
   /** A request with no byte moving either way for this long is aborted and retried. */
@@ -80,7 +106,14 @@ export interface SiteConfig {
   readonly caBundle?: CaBundle;
   /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY as read at load (the same for every site). Absent: none. */
   readonly proxy?: ProxySettings;
+  /** The most one comparison may delete before the delete guard holds its deletes back. */
+  readonly maxDelete: DeleteLimit;
 }
+
+/** `max_delete`: a count of objects, or a share (0-100) of the site's objects. */
+export type DeleteLimit =
+  | { readonly count: number; readonly percent?: undefined }
+  | { readonly percent: number; readonly count?: undefined };
 
 /** A `ca_bundle` file as read at load. */
 export interface CaBundle {

@@ -29,10 +29,21 @@ export interface StatusSource {
   lastReloadError(): string | undefined;
   /** Asks for a reload; returns at once (the daemon merges concurrent requests). */
   requestReload(force: boolean): void;
+  /**
+   * The operator approves the `count` deletes the site's delete guard holds back. `held`: what it
+   * holds now, when that is not `count` (0: nothing); undefined when no site has that name.
+   */
+  confirmDelete(
+    site: string,
+    count: number,
+  ): { ok: true } | { ok: false; held: number } | undefined;
 }
 
 export interface HandlerOptions {
-  /** When set, /reload requires `Authorization: Bearer <token>`; /info and /healthz stay open. */
+  /**
+   * When set, /reload and /confirm-delete require `Authorization: Bearer <token>`; /info and
+   * /healthz stay open.
+   */
   readonly token?: string;
   /** Milliseconds clock for the /reload rate limit; tests pass a fake one instead of sleeping. */
   readonly now?: () => number;
@@ -45,6 +56,8 @@ const ROUTES: Readonly<Record<string, readonly string[]>> = {
   "/info": ["GET", "HEAD"],
   "/healthz": ["GET", "HEAD"],
   "/reload": ["GET", "POST"],
+  // A POST of its own, never a GET: a link, a crawler or a prefetch must not approve deletes.
+  "/confirm-delete": ["POST"],
 };
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -80,12 +93,16 @@ export function createHandler(
   const now = options.now ?? Date.now;
   let lastReloadAt = -Infinity;
 
-  function reload(request: Request, url: URL, fields: Fields): Response {
-    if (tokenDigest && !bearerMatches(request, tokenDigest)) {
-      return json(401, { error: "unauthorized" }, {
+  const unauthorized = (request: Request): Response | undefined =>
+    tokenDigest && !bearerMatches(request, tokenDigest)
+      ? json(401, { error: "unauthorized" }, {
         "WWW-Authenticate": 'Bearer realm="s3sync-service"',
-      });
-    }
+      })
+      : undefined;
+
+  function reload(request: Request, url: URL, fields: Fields): Response {
+    const refused = unauthorized(request);
+    if (refused) return refused;
     // The daemon merges concurrent reloads anyway; this stops a client loop from keeping it busy.
     const at = now();
     if (at - lastReloadAt < RELOAD_INTERVAL_MS) {
@@ -98,6 +115,28 @@ export function createHandler(
     return json(200, statusBody(source));
   }
 
+  /** `?site=NAME&count=N`: approves exactly the N deletes the site holds back, no other count. */
+  function confirmDelete(request: Request, url: URL, fields: Fields): Response {
+    const refused = unauthorized(request);
+    if (refused) return refused;
+    const site = url.searchParams.get("site") ?? "";
+    const countText = url.searchParams.get("count") ?? "";
+    if (!site || !/^\d{1,10}$/.test(countText)) {
+      return json(400, { error: 'needs "site" (a site\'s name) and "count" (the deletes held)' });
+    }
+    const count = Number(countText);
+    Object.assign(fields, { site, count });
+    const result = source.confirmDelete(site, count);
+    if (!result) return json(404, { error: "no such site", site });
+    if (!result.ok) {
+      const error = result.held === 0
+        ? "the site holds no deletes back"
+        : "the site holds another count of deletes back: confirm that count, after a look";
+      return json(409, { error, site, held: result.held });
+    }
+    return json(200, { site, confirmed: count });
+  }
+
   function route(request: Request, url: URL, fields: Fields): Response {
     if (request.url.length > MAX_URL_LENGTH || url.search.length > MAX_QUERY_LENGTH) {
       return json(414, { error: "uri too long" });
@@ -108,6 +147,7 @@ export function createHandler(
       return json(405, { error: "method not allowed" }, { "Allow": methods.join(", ") });
     }
     if (url.pathname === "/reload") return reload(request, url, fields);
+    if (url.pathname === "/confirm-delete") return confirmDelete(request, url, fields);
     const status = url.pathname === "/healthz" && source.status() === "STOPPING" ? 503 : 200;
     return json(status, statusBody(source));
   }

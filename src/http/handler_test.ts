@@ -46,7 +46,17 @@ Deno.test("createHandler() GET /info returns the Go tool's keys plus sites, relo
     parked: 3,
     last_error: "Cannot list",
     last_sync: null,
+    delete_guard: {
+      tripped: true,
+      held: 20,
+      max_delete: 10,
+      recently_deleted: 0,
+      since: body.SITE_STATES[1].delete_guard.since,
+      sample: ["docs/a.txt", "docs/b.txt"],
+    },
   });
+  assert.equal(new Date(body.SITE_STATES[1].delete_guard.since).getTime(), SYNCED.getTime());
+  assert.equal(body.SITE_STATES[0].delete_guard, null);
   const photos = body.SITE_STATES[0];
   assert.deepEqual([
     photos.name,

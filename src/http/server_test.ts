@@ -14,6 +14,7 @@ const source: StatusSource = {
   lastReloadError: () => undefined,
   settings: () => ({ uploadWorkers: 1, checksumWorkers: 1, logLevel: "info" }),
   requestReload: () => {},
+  confirmDelete: () => undefined,
 };
 
 Deno.test("serveHttp() serves the handler on a random port and stops on the signal", async () => {

@@ -23,6 +23,19 @@ export function rfc3339(date: Date): string {
     `.${pad(date.getMilliseconds(), 3)}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
+/** Null while deletes flow; else what is held back, to be confirmed with exactly `held`. */
+function guardJson(tripped: SiteInfo["deleteGuard"]): Record<string, unknown> | null {
+  if (!tripped) return null;
+  return {
+    tripped: true,
+    held: tripped.count,
+    max_delete: tripped.cap,
+    recently_deleted: tripped.released,
+    since: rfc3339(tripped.since),
+    sample: tripped.sample,
+  };
+}
+
 function siteJson(site: SiteInfo): Record<string, unknown> {
   return {
     name: site.name,
@@ -32,6 +45,7 @@ function siteJson(site: SiteInfo): Record<string, unknown> {
     parked: site.parked,
     last_error: site.lastError ?? null,
     last_sync: site.lastSyncAt ? rfc3339(site.lastSyncAt) : null,
+    delete_guard: guardJson(site.deleteGuard),
   };
 }
 

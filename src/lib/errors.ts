@@ -60,3 +60,15 @@ export function isNotFound(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === "ENOENT" || code === "ENOTDIR";
 }
+
+/**
+ * True when another program holds the file: Windows refuses to open a file that is open for
+ * writing elsewhere (a sharing or lock violation, "os error 32"/"33"). It passes when that program
+ * closes the file, so it is worth trying again later, not reporting as broken.
+ */
+export function isBusy(err: unknown): boolean {
+  if (err instanceof Deno.errors.Busy) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code === "EBUSY") return true;
+  return /\(os error 3[23]\)/.test(errorMessage(err));
+}

@@ -28,6 +28,8 @@ export interface SiteMetrics {
   readonly inFlight: { readonly checksum: number; readonly upload: number };
   readonly parked: number;
   readonly lastReconcileAt: Date | undefined;
+  /** Deletes the delete guard holds back; 0 while it lets them go. */
+  readonly deletesHeld: number;
 }
 
 /** One endpoint's adaptive upload concurrency (`upload_workers: auto`). */
@@ -144,6 +146,18 @@ export function createMetrics(source: MetricsSource): Metrics {
       sites().flatMap((s): Row[] =>
         s.lastReconcileAt ? [[{ site: s.site }, s.lastReconcileAt.getTime() / 1000]] : []
       ),
+  );
+  gauge(
+    "s3sync_delete_guard_tripped",
+    "1 while the site holds deletes back, over max_delete, until they are confirmed",
+    ["site"],
+    perSite((s) => s.deletesHeld > 0 ? 1 : 0),
+  );
+  gauge(
+    "s3sync_deletes_held",
+    "Deletes the delete guard holds back",
+    ["site"],
+    perSite((s) => s.deletesHeld),
   );
   gauge(
     "s3sync_upload_concurrency",

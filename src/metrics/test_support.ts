@@ -51,6 +51,7 @@ export function site(name: string, overrides: Partial<SiteMetrics> = {}): SiteMe
     inFlight: { checksum: 1, upload: 3 },
     parked: 1,
     lastReconcileAt: new Date("2026-11-24T10:00:00Z"),
+    deletesHeld: 0,
     ...overrides,
   };
 }

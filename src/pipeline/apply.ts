@@ -60,7 +60,7 @@ async function applyUpload(
 ): Promise<ApplyResult> {
   const path = ctx.localPath(rel);
   const key = ctx.keyOf(rel);
-  const before = await statFile(path);
+  const before = await statFile(path, ctx.links);
   if (!before) return AGAIN; // gone since it was checked: the next look decides
   if (ctx.dryRun) {
     print(`would upload ${JSON.stringify(key)} (${before.size} bytes)`);
@@ -74,7 +74,17 @@ async function applyUpload(
   try {
     ({ etag } = await uploadFile(
       ctx.store,
-      { key, path, size: before.size, storageClass, acl: ctx.config.acl, hashed, resume },
+      {
+        key,
+        path,
+        size: before.size,
+        storageClass,
+        acl: ctx.config.acl,
+        hashed,
+        resume,
+        storeMtime: ctx.config.storeMtime,
+        hasher: ctx,
+      },
       signal,
     ));
   } catch (err) {
@@ -86,7 +96,7 @@ async function applyUpload(
   ctx.stats.bytesUploaded += before.size;
   ctx.observeUpload(ms / 1000);
   log.info("uploaded", { site: ctx.config.name, key, size: before.size, ms: Math.round(ms) });
-  if (!sameStamp(await statFile(path), before)) {
+  if (!sameStamp(await statFile(path, ctx.links), before)) {
     // What was sent may be a mix of old and new bytes: the bucket keeps it only until the next look.
     ctx.remote.set(rel, { key, size: before.size, etag, storageClass });
     return AGAIN;
@@ -111,7 +121,7 @@ async function applyCopy(
   const source = action.kind === "move" ? ctx.keyOf(action.from) : key;
   const storageClass = ctx.config.storageClass;
   // The ETag was verified for the file with this stamp; any change since means a new look.
-  if (!sameStamp(await statFile(path), file)) return AGAIN;
+  if (!sameStamp(await statFile(path, ctx.links), file)) return AGAIN;
   if (ctx.dryRun) {
     print(
       action.kind === "move"
@@ -150,7 +160,7 @@ async function applyCopy(
     });
     return await applyUpload(ctx, rel, undefined, signal);
   }
-  if (!sameStamp(await statFile(path), file)) {
+  if (!sameStamp(await statFile(path, ctx.links), file)) {
     ctx.remote.set(rel, object);
     return AGAIN;
   }
@@ -167,7 +177,7 @@ async function applyDelete(
   // All checked again, right before the delete: the folder may have been unmounted, the file may
   // have come back, or a rename may still need this object as the source of its copy.
   if (!await ctx.rootIsPresent()) return DONE;
-  if (ctx.isIncluded(rel) && await statFile(ctx.localPath(rel))) return AGAIN;
+  if (ctx.isIncluded(rel) && await statFile(ctx.localPath(rel), ctx.links)) return AGAIN;
   if (ctx.isMoveSource(rel)) return AGAIN;
   if (ctx.dryRun) {
     print(`would delete ${JSON.stringify(key)}`);

@@ -8,7 +8,9 @@
  * @module
  */
 
+import type { FollowSymlinks } from "../config/types.ts";
 import { isNotFound } from "../lib/errors.ts";
+import { hasStoredName, namesIgnoreCase } from "../lib/local_paths.ts";
 import { log } from "../lib/log.ts";
 import { certifies, type FileStamp } from "../state/store.ts";
 import type { RemoteObject } from "../store/types.ts";
@@ -16,6 +18,8 @@ import { compareContent } from "./compare.ts";
 import type { Action, SiteContext } from "./context.ts";
 import { isMultipart, partSizeFor } from "./etag.ts";
 import type { Hashed } from "./transfer.ts";
+
+const IGNORE_CASE = namesIgnoreCase();
 
 /** S3 refuses longer keys (UTF-8 bytes). */
 const MAX_KEY_BYTES = 1024;
@@ -25,23 +29,68 @@ export interface LocalFile extends FileStamp {
   readonly seenAtMs: number;
 }
 
-/** The regular file at `path`, or undefined when there is none (gone, a symlink, a FIFO...). */
-export async function statFile(path: string): Promise<LocalFile | undefined> {
+/** How a site treats links, so that statFile sees the files its walks see (SiteLinks is one). */
+export interface LinkRule {
+  readonly follow: FollowSymlinks;
+  /** `local_path`. */
+  readonly root: string;
+  /**
+   * Whether a folder on the way to `rel` is a link the site's walks skip: nothing under it is a
+   * file of the site, though the system would open it.
+   */
+  throughSkipped(rel: string): boolean;
+}
+
+/**
+ * The regular file at `path`, or undefined when there is none (gone, a FIFO, a symlink...). With
+ * `links`, a link the site follows is the file it points to, stamped with the target's stat (a
+ * link re-pointed to another file is a change; under `true` the target must be in the tree), and
+ * a path through a link the site skips is no file.
+ */
+export async function statFile(path: string, links?: LinkRule): Promise<LocalFile | undefined> {
   try {
     const seenAtMs = Date.now();
-    const info = await Deno.lstat(path);
+    if (links && path.startsWith(`${links.root}/`)) {
+      if (links.throughSkipped(path.slice(links.root.length + 1))) return undefined;
+    }
+    let info = await Deno.lstat(path);
+    const linked = info.isSymlink;
+    if (linked && links?.follow) {
+      if (links.follow === true && !await insideTree(path, links.root)) return undefined;
+      info = await Deno.stat(path);
+    }
     if (!info.isFile) return undefined;
+    // Where names ignore case, a rename from Photo.JPG to photo.jpg leaves the old name opening
+    // the new file: it is no file of its own, and its object must go.
+    if (IGNORE_CASE && !linked && !await hasStoredName(path)) return undefined;
     return {
       size: info.size,
       mtimeMs: info.mtime?.getTime() ?? 0,
       ctimeMs: info.ctime?.getTime() ?? 0,
-      ino: info.ino ?? 0,
+      ino: inodeOf(info),
       seenAtMs,
     };
   } catch (err) {
-    if (isNotFound(err)) return undefined;
+    // ELOOP: links in a ring, which point at nothing, as a dangling one.
+    if (isNotFound(err) || (err as { code?: unknown }).code === "ELOOP") return undefined;
     throw err;
   }
+}
+
+/** Whether the link at `path` leads into `root` (both taken as they are now, links resolved). */
+async function insideTree(path: string, root: string): Promise<boolean> {
+  const [real, realRoot] = await Promise.all([Deno.realPath(path), Deno.realPath(root)]);
+  return realRoot === "/" || real.startsWith(`${realRoot}/`);
+}
+
+/**
+ * The inode, which finds a file's old name after a restart (the state store). On Windows Deno
+ * gives the NTFS file index, 64 bits, as a number: above 2^53 it loses low bits, and two files
+ * could then share one. There it is 0, which finds nothing: renames are still seen by the watcher,
+ * but one made while the daemon was stopped uploads the file again instead of copying it.
+ */
+function inodeOf(info: Deno.FileInfo): number {
+  return Deno.build.os === "windows" ? 0 : info.ino ?? 0;
 }
 
 export async function evaluate(
@@ -53,7 +102,7 @@ export async function evaluate(
   // second, with the mtime put back), so only its bytes can tell.
   const trustRows = !ctx.takeTouched(rel);
   const remote = ctx.remote.get(rel);
-  const local = ctx.isIncluded(rel) ? await statFile(ctx.localPath(rel)) : undefined;
+  const local = ctx.isIncluded(rel) ? await statFile(ctx.localPath(rel), ctx.links) : undefined;
   ctx.stats.checked++;
   const site = ctx.config.name;
   if (!local) {

@@ -1,13 +1,18 @@
 /**
  * Whether a file holds the bytes an object holds, proven from the file's bytes: the one content
- * comparison that the checksum stage, a copy's verification and `--verify` all use. A plain ETag is
- * the MD5; a multipart ETag is recomputed with the part sizes that give its part count; anything
- * else is judged by the `s3sync-md5` metadata our uploads carry, which costs a HEAD. Without such a
- * proof the answer is "unknown", never "same".
+ * comparison that the checksum stage, a copy's verification and `--verify` all use. An ETag that
+ * is the file's MD5, or the multipart ETag recomputed with a part size that gives its part count,
+ * proves it. An ETag that does not match proves nothing by itself: SSE-KMS and SSE-C objects (ours
+ * with `sse`, or any under a bucket's default encryption) have ETags that are not MD5s, even when
+ * they look like one. Then the `s3sync-md5` metadata our uploads carry decides, which costs one
+ * HEAD; without it, a mismatch counts only for an object HEAD shows is neither SSE-KMS nor SSE-C.
+ * Without such a proof the answer is "unknown", never "same".
  * @module
  */
 
-import type { ObjectStore, RemoteObject } from "../store/types.ts";
+import { log } from "../lib/log.ts";
+import { CustomerKeyRefused } from "../store/sse.ts";
+import type { ObjectInfo, ObjectStore, RemoteObject } from "../store/types.ts";
 import { candidatePartSizes, isMultipart, parseEtag, partSizeFor } from "./etag.ts";
 import type { FileDigest } from "./hash.ts";
 import { MD5_METADATA } from "./transfer.ts";
@@ -57,15 +62,29 @@ export async function compareContent(
     etags: digest.etags,
   });
   if (digest.size !== remote.size) return result("different");
-  if (parsed.kind === "md5") return result(digest.md5 === parsed.md5 ? "same" : "different");
+  // A match cannot be chance: 128 bits equal to the file's MD5 (or its parts') are that MD5.
+  if (parsed.kind === "md5" && digest.md5 === parsed.md5) return result("same");
   if ([...digest.etags.values()].includes(etag)) return result("same");
-  // An ETag we cannot recompute (SSE-KMS, SSE-C, a part size we do not know): our own uploads
-  // carry the MD5 of exactly the bytes they sent.
-  const info = await comparer.store.head(remote.key, signal);
+  // No match: a changed file, or an ETag that is not an MD5 (SSE-KMS, SSE-C, a part size we do
+  // not know). Our own uploads carry the MD5 of exactly the bytes they sent.
+  let info: ObjectInfo | undefined;
+  try {
+    info = await comparer.store.head(remote.key, signal);
+  } catch (err) {
+    // Written under another SSE-C key: unreadable for us, so unproven, and uploaded again.
+    if (!(err instanceof CustomerKeyRefused)) throw err;
+    log.debug("the SSE-C key does not open the object", { key: remote.key, error: err.message });
+    return result("unknown");
+  }
   if (!info) return result("different");
   // The HEAD may see a newer object than the listing did: its word counts only for that ETag.
   if (info.etag.toLowerCase() !== etag) return result("unknown");
   const md5 = info.metadata[MD5_METADATA];
-  if (md5 === undefined) return result("unknown");
-  return result(md5 === digest.md5 ? "same" : "different");
+  if (md5 !== undefined) return result(md5 === digest.md5 ? "same" : "different");
+  return result(parsed.kind === "md5" && etagIsMd5(info) ? "different" : "unknown");
+}
+
+/** True when S3 made the object's ETag from its bytes: not for SSE-KMS or SSE-C objects. */
+function etagIsMd5(info: Pick<ObjectInfo, "encryption">): boolean {
+  return info.encryption !== "SSE-C" && !info.encryption?.startsWith("aws:kms");
 }

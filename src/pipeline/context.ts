@@ -7,7 +7,7 @@
 import type { SiteConfig } from "../config/types.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
-import type { LocalFile } from "./check.ts";
+import type { LinkRule, LocalFile } from "./check.ts";
 import type { Comparer } from "./compare.ts";
 import type { Hashed } from "./transfer.ts";
 
@@ -88,6 +88,8 @@ export interface SiteContext extends Comparer {
   isMoveSource(rel: string): boolean;
   keyOf(rel: string): string;
   localPath(rel: string): string;
+  /** How the site treats symlinks; absent: links are no files. */
+  readonly links?: LinkRule;
   isIncluded(rel: string): boolean;
   /** Deletes one object, batched with the site's other deletes. */
   deleteObject(key: string): Promise<void>;

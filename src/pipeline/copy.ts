@@ -7,6 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import { withTimeout } from "../lib/deadline.ts";
+import { CustomerKeyRefused } from "../store/sse.ts";
 import type { CompletedPart, ObjectStore } from "../store/types.ts";
 import { MAX_COPY_SIZE, multipartEtag, partCount, partSizeFor } from "./etag.ts";
 import { abortQuietly } from "./resume.ts";
@@ -19,11 +20,15 @@ export class SourceChangedError extends Error {
   }
 }
 
-/** True when a copy failed because its source changed (HTTP 412) or went away (404). */
+/**
+ * True when a copy failed because its source changed (HTTP 412), went away (404), or is under an
+ * SSE-C key other than ours, or when the server cannot make such a copy (501: RGW copies no SSE-KMS
+ * or SSE-C object): the file is then uploaded instead, rather than the copy retried for ever.
+ */
 export function sourceChanged(err: unknown): boolean {
-  if (err instanceof SourceChangedError) return true;
+  if (err instanceof SourceChangedError || err instanceof CustomerKeyRefused) return true;
   const status = (err as { status?: unknown } | undefined)?.status;
-  return status === 412 || status === 404;
+  return status === 412 || status === 404 || status === 501;
 }
 
 export interface CopyRequest {
@@ -72,9 +77,10 @@ export async function copyObject(
       const range = { start, end };
       parts.push(await store.uploadPartCopy(source, key, uploadId, n + 1, range, ifMatch, signal));
     }
-    await store.completeMultipart(key, uploadId, parts, signal);
+    const done = await store.completeMultipart(key, uploadId, parts, signal);
+    // The server's own when it gives one: with SSE-KMS or SSE-C the parts' ETags are no MD5s.
     const digests = parts.map((p) => Buffer.from(p.etag, "hex"));
-    return { etag: multipartEtag(digests) };
+    return { etag: done?.etag || multipartEtag(digests) };
   } catch (err) {
     await abortQuietly(store, key, uploadId);
     throw err;

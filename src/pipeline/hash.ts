@@ -8,7 +8,8 @@ import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { multipartEtag } from "./etag.ts";
 
-const BLOCK_SIZE = 4 * 1024 * 1024;
+/** What one hash holds in memory while it reads: an upload that hashes first budgets for it. */
+export const BLOCK_SIZE = 4 * 1024 * 1024;
 /** The smallest read; a file of known small size is read in one block of its size. */
 const MIN_BLOCK_SIZE = 64 * 1024;
 

@@ -1,11 +1,13 @@
 /**
  * Resuming our multipart uploads after a stop, a reload or a kill. An upload recorded in the state
  * store (state/uploads.ts) goes on only for the file it was started for: the same stamp, part size,
- * storage class, content type and `s3sync-md5` label, the upload still on the server (ListParts),
- * every recorded part listed there with the ETag we recorded, every listed part of the size its
- * place in the file gives. Even then a part is skipped only once the file's bytes for it are read
- * again and their MD5 is the ETag the server lists (transfer.ts does that as it goes). Whatever
- * disagrees abandons the upload (forgotten, then aborted) and a new one starts.
+ * storage class, content type, `s3sync-md5` label, `mtime` metadata and encryption (SSE mode, KMS
+ * key id, SSE-C key MD5), the upload still on the server (ListParts), every recorded part listed
+ * there with the ETag we recorded, every listed part of the size its place in the file gives. Even
+ * then a part is skipped only once the file's bytes for it are read again and their MD5 is the ETag
+ * the server lists (parts.ts does that as it goes; with SSE-KMS or SSE-C on AWS no part ETag is an
+ * MD5, so such uploads never resume there). Whatever disagrees abandons the upload (forgotten, then
+ * aborted) and a new one starts.
  * @module
  */
 
@@ -41,13 +43,18 @@ export interface WantedUpload {
   readonly size: number;
   readonly partSize: number;
   readonly options: PutOptions;
+  /** Known when the checksum stage hashed the file; otherwise the upload's own label stands. */
   readonly label: UploadLabel | undefined;
+  /** The `mtime` metadata the object should get; undefined for none. */
+  readonly mtime: string | undefined;
+  /** The encryption the object should get (`ObjectStore.uploadEncryption`); undefined for none. */
+  readonly encryption: string | undefined;
 }
 
 export interface Resumption {
   readonly uploadId: string;
   /** The label the upload was created with: its parts must still give its ETag. */
-  readonly label: UploadLabel | undefined;
+  readonly label: UploadLabel;
   /** The ETag the server holds for each part it has, by part number. */
   readonly held: ReadonlyMap<number, string>;
 }
@@ -100,7 +107,8 @@ export async function findResumable(
     parts_held: held.size,
     parts: partCount(wanted.size, wanted.partSize),
   });
-  return { uploadId: record.uploadId, label: record.label, held };
+  // recordMismatch() refused a record without a label.
+  return { uploadId: record.uploadId, label: record.label!, held };
 }
 
 function recordMismatch(
@@ -114,11 +122,18 @@ function recordMismatch(
   if (record.storageClass !== wanted.options.storageClass) return "the storage class changed";
   if (record.contentType !== wanted.options.contentType) return "the content type changed";
   if (record.acl !== wanted.options.acl) return "the ACL changed";
-  // A label is the MD5 of the whole file from one hash; an upload started without one cannot be
-  // given it now. One started with a label is held to that label's ETag at completion.
-  if (wanted.label && wanted.label.md5 !== record.label?.md5) {
+  // A label is the MD5 of the whole file from one hash; an upload started without one (by an
+  // earlier version) cannot be given it now. One started with a label is held to that label's
+  // ETag at completion.
+  if (!record.label) return "it has no s3sync-md5 metadata";
+  if (wanted.label && wanted.label.md5 !== record.label.md5) {
     return "its s3sync-md5 metadata is not the file's MD5";
   }
+  // The same stamp gives the same mtime; store_mtime may have been switched since.
+  if (record.mtime !== wanted.mtime) return "its mtime metadata is not the one wanted";
+  // Fixed at creation too: a new SSE-C key could not even complete it, and the object must get
+  // the KMS key or mode the site asks for now.
+  if (record.encryption !== wanted.encryption) return "the encryption changed";
   return undefined;
 }
 

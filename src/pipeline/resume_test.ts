@@ -15,10 +15,13 @@ const WANTED: WantedUpload = {
   partSize: 8 * MiB,
   options: { storageClass: "STANDARD", contentType: "application/octet-stream" },
   label: undefined,
+  mtime: "1.0005",
+  encryption: "sse=aws:kms kms_key_id=k1",
 };
+const LABEL = { md5: "m0", etag: "x-3" };
 
 /** A book holding upload "u1" of big.bin with parts 1 and 2 recorded. */
-async function book(): Promise<UploadBook> {
+async function book(labelled = true): Promise<UploadBook> {
   const uploads = StateStore.open(await Deno.makeTempDir()).forSite("s").uploads;
   const { key, partSize, options: { storageClass, contentType } } = WANTED;
   uploads.start({
@@ -29,7 +32,9 @@ async function book(): Promise<UploadBook> {
     storageClass,
     contentType,
     acl: undefined,
-    label: undefined,
+    label: labelled ? LABEL : undefined,
+    mtime: WANTED.mtime,
+    encryption: WANTED.encryption,
   });
   uploads.partDone(key, "u1", 1, "e1");
   uploads.partDone(key, "u1", 2, "e2");
@@ -56,6 +61,7 @@ Deno.test("findResumable() goes on with the parts the server holds, unrecorded o
   const { store, aborted } = fakeStore([part(1, "e1"), part(2, "e2"), part(3, "e3", 4 * MiB)]);
   const found = await findResumable(store, WANTED, { uploads, file: FILE, site: "s" });
   assert.equal(found?.uploadId, "u1");
+  assert.deepEqual(found?.label, LABEL, "the upload keeps the label it was created with");
   assert.deepEqual(found?.held, new Map([[1, "e1"], [2, "e2"], [3, "e3"]]));
   assert.deepEqual(aborted, []);
 });
@@ -82,6 +88,23 @@ const REFUSED: [string, UploadedPart[], Partial<WantedUpload>, Partial<typeof FI
     { label: { md5: "m", etag: "x-3" } },
     {},
   ],
+  ["the mtime metadata would differ", [part(1, "e1"), part(2, "e2")], { mtime: "1.0006" }, {}],
+  ["store_mtime was switched off", [part(1, "e1"), part(2, "e2")], { mtime: undefined }, {}],
+  // A record keeps the encryption the upload was created with; the parts cannot be sent under
+  // another, nor the object get it.
+  [
+    "the KMS key id changed",
+    [part(1, "e1"), part(2, "e2")],
+    { encryption: "sse=aws:kms kms_key_id=k2" },
+    {},
+  ],
+  ["encryption was switched off", [part(1, "e1"), part(2, "e2")], { encryption: undefined }, {}],
+  [
+    "the site went to SSE-C",
+    [part(1, "e1"), part(2, "e2")],
+    { encryption: "sse=SSE-C key_md5=bmV3LWtleQ==" },
+    {},
+  ],
 ];
 for (const [why, listed, wanted, file] of REFUSED) {
   Deno.test(`findResumable() aborts and forgets the upload when ${why}`, async () => {
@@ -104,4 +127,26 @@ Deno.test("findResumable() forgets an upload the server no longer has, and throw
   assert.equal(await findResumable(missing.store, WANTED, resume), undefined);
   assert.deepEqual(missing.aborted, []);
   assert.equal(uploads.has("big.bin"), false);
+});
+
+Deno.test("findResumable() aborts an upload an earlier version started without a label", async () => {
+  const uploads = await book(false);
+  const { store, aborted } = fakeStore([part(1, "e1"), part(2, "e2")]);
+  const resume = { uploads, file: FILE, site: "s" };
+  assert.equal(await findResumable(store, WANTED, resume), undefined);
+  assert.deepEqual(aborted, ["u1"]);
+});
+
+Deno.test("findResumable() resumes an SSE-C upload only under the key it was created with", async () => {
+  const sseC = (md5: string) => ({ ...WANTED, encryption: `sse=SSE-C key_md5=${md5}` });
+  const listed = [part(1, "e1"), part(2, "e2")];
+  for (const [wanted, resumed] of [[sseC("a2V5LWE="), true], [sseC("a2V5LWI="), false]] as const) {
+    const uploads = await book();
+    uploads.start({ ...uploads.get("big.bin")!.record, encryption: sseC("a2V5LWE=").encryption });
+    const { store, aborted } = fakeStore(listed);
+    const found = await findResumable(store, wanted, { uploads, file: FILE, site: "s" });
+    assert.equal(found?.uploadId, resumed ? "u1" : undefined);
+    assert.deepEqual(aborted, resumed ? [] : ["u1"], "another key's upload is aborted");
+    assert.equal(uploads.has("big.bin"), resumed);
+  }
 });

@@ -7,7 +7,7 @@
 import type { SiteConfig } from "../config/types.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
-import { statFile } from "../pipeline/check.ts";
+import { type LinkRule, statFile } from "../pipeline/check.ts";
 import { abandonUpload } from "../pipeline/resume.ts";
 import { sameStamp, type SiteState } from "../state/store.ts";
 import { listParallel } from "../store/list_parallel.ts";
@@ -39,6 +39,7 @@ export interface UploadsHost {
   readonly store: ObjectStore;
   readonly keys: KeyMap;
   readonly config: Pick<SiteConfig, "name">;
+  readonly links?: LinkRule;
   readonly state: Pick<SiteState, "uploads">;
   localPath(rel: string): string;
   isIncluded(rel: string): boolean;
@@ -70,7 +71,7 @@ export async function abortStaleUploads(
       if (record?.uploadId === upload.uploadId) {
         // A file that cannot be read now is as good as gone: its upload could not go on.
         const file = site.isIncluded(rel)
-          ? await statFile(site.localPath(rel)).catch(() => undefined)
+          ? await statFile(site.localPath(rel), site.links).catch(() => undefined)
           : undefined;
         if (sameStamp(file, record.file)) {
           kept.add(upload.key);

@@ -17,8 +17,11 @@ import type { RemoteIndex } from "../state/listing.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { abortStaleUploads, listPrefix } from "./bucket.ts";
+import { type DeleteGuard, SAMPLE_SIZE } from "./delete_guard.ts";
+import type { SiteGuard } from "./site_guard.ts";
 import type { DuePaths } from "./due.ts";
 import { isUnder, type KeyMap } from "./keys.ts";
+import { resolveLink, type SiteLinks, type Target } from "./links.ts";
 import { describeFsError, walkInKeyOrder } from "./walk.ts";
 
 /** A failed listing is tried again within this long. */
@@ -26,6 +29,10 @@ const LIST_RETRY_MS = 30_000;
 const LIST_BACKOFF_BASE_MS = 5_000;
 /** While the watcher is down, the site compares itself with the bucket this often. */
 const WATCHERLESS_RECONCILE_MS = 60_000;
+/** While the delete guard holds deletes, the site counts them again this often... */
+const HELD_RECHECK_MS = 60_000;
+/** ...or this long after the watcher saw a change (files coming back). */
+const HELD_RECHECK_AFTER_CHANGE_MS = 2_000;
 
 /** What the feeder needs from its site. */
 export interface FeederHost {
@@ -37,6 +44,8 @@ export interface FeederHost {
   /** Its multipart uploads, for the clean-up at start. */
   readonly state: Pick<SiteState, "uploads">;
   readonly due: DuePaths;
+  /** The links its walks follow, and what they found of them. */
+  readonly links: SiteLinks;
   readonly once: boolean;
   readonly dryRun: boolean;
   /** False while the watcher is down: then the site reconciles every minute. */
@@ -52,12 +61,15 @@ export interface FeederHost {
   notifyIfIdle(): void;
   /** A full comparison starts (the bucket is listed): deletes the server refused may be tried again. */
   comparing(): void;
+  readonly guard: SiteGuard;
 }
 
 export class Feeder {
   #reconcileRequested = true;
   #reconciling = false;
   #listed = false;
+  /** When to count held deletes again, sooner than HELD_RECHECK_MS. */
+  #recheckAt = Infinity;
 
   constructor(private readonly site: FeederHost) {}
 
@@ -71,14 +83,24 @@ export class Feeder {
     this.site.due.wake();
   }
 
+  /** The delete guard holds deletes and a file changed: compare again shortly. */
+  recheckSoon(): void {
+    this.#recheckAt = Math.min(this.#recheckAt, Date.now() + HELD_RECHECK_AFTER_CHANGE_MS);
+    this.site.due.wake();
+  }
+
   /** Feeds until `intake` aborts, or, with `once`, until the first reconcile has been fed. */
   async run(intake: AbortSignal): Promise<void> {
     const { site } = this;
     let nextReconcileAt = Infinity;
     while (!intake.aborted) {
       const now = Date.now();
+      if (site.guard.tripped) {
+        nextReconcileAt = Math.min(nextReconcileAt, now + HELD_RECHECK_MS, this.#recheckAt);
+      }
       if (this.#reconcileRequested || now >= nextReconcileAt) {
         this.#reconcileRequested = false;
+        this.#recheckAt = Infinity;
         const listed = await this.#reconcile(intake);
         if (site.once) return;
         const interval = site.config.reconcileIntervalMs;
@@ -169,14 +191,32 @@ export class Feeder {
         return;
       }
     }
-    if (info?.isDirectory) {
+    const link = info?.isSymlink ? await this.#followedTarget(rel) : undefined;
+    if (info?.isDirectory || link?.kind === "folder") {
+      if (link) site.links.noteFollowed(rel, link);
+      else site.links.forget(rel);
       site.forgetTouched(rel);
       if (site.remote.has(rel)) await site.send(rel, signal);
       await this.#expandDir(rel, signal);
       return;
     }
+    // No folder here (any more): nor any link under it. A link is told apart: a file link's
+    // target is watched, and nothing is a file through a link that is not followed.
+    site.links.forgetUnder(rel);
+    if (link) site.links.noteFollowed(rel, link);
+    else if (info?.isSymlink) site.links.noteSkipped(rel);
+    site.links.settle();
     await site.send(rel, signal);
     for (const known of site.remote.keysUnder(rel)) await site.send(known, signal);
+  }
+
+  /** What the link at `rel` stands for when it is followed (a loop is found by the walk). */
+  async #followedTarget(rel: string): Promise<Target | undefined> {
+    const { links, config } = this.site;
+    if (!links.following) return undefined;
+    await links.refreshRoot();
+    // One that cannot be looked at is left to the check, which reports it.
+    return await resolveLink(links, rel, new Set(), config.name).catch(() => undefined);
   }
 
   async #expandRoot(signal: AbortSignal): Promise<void> {
@@ -189,7 +229,16 @@ export class Feeder {
       );
       return;
     }
-    const heldBack = await this.#expandDir("", signal);
+    // Counted before any goes, unless the guard is off: then they go as the walk finds them.
+    const counting = site.config.retireDeleted && !site.guard.off;
+    const deletes = counting ? new Counted(site.guard, site.remote.size) : undefined;
+    const heldBack = await this.#expandDir("", signal, deletes);
+    if (deletes && !heldBack && site.guard.judge(deletes.count, deletes.sample)) {
+      for (const rel of deletes.kept) {
+        site.guard.clear(rel);
+        await site.send(rel, signal);
+      }
+    }
     if (heldBack && site.config.retireDeleted) {
       log.warn(
         "local folder is empty but the bucket is not; deleting nothing, as an unmounted disk " +
@@ -202,14 +251,20 @@ export class Feeder {
   /**
    * Sends every file in and under `dir`, and every object under it whose file is gone: the walk
    * and the index are merged in key order, so memory holds the folders on the walk's path, not
-   * the tree. Returns true when it held objects back because the root holds no file.
+   * the tree. Returns true when it held objects back because the root holds no file. With
+   * `deletes`, objects whose file is gone are counted there instead, for the delete guard.
    */
-  async #expandDir(dir: string, signal: AbortSignal): Promise<boolean> {
+  async #expandDir(dir: string, signal: AbortSignal, deletes?: Counted): Promise<boolean> {
     const { site } = this;
     const onError = (rel: string, err: unknown) =>
       site.recordError("local", `Cannot read "${rel || "."}": ${describeFsError(err)}`);
-    // Excluded files are dropped by the walk; those with an object come from the index.
-    const walk = walkInKeyOrder(site.config.localPath, dir, (rel) => site.isIncluded(rel), onError);
+    // Excluded files are dropped by the walk; those with an object come from the index. The
+    // walk tells the site again which links are under `dir`.
+    site.links.beginWalk(dir);
+    const links = { links: site.links, site: site.config.name };
+    const keep = (rel: string) => site.isIncluded(rel);
+    const walk = walkInKeyOrder(site.config.localPath, dir, keep, onError, links);
+    const unmounted = await site.guard.unmountedFolders(dir);
     const objects = site.remote.keysUnder(dir);
     let object = objects.next();
     let found = 0;
@@ -220,8 +275,11 @@ export class Feeder {
       while (!object.done && (rel === undefined || compareKeys(object.value, rel) < 0)) {
         const orphan = object.value;
         object = objects.next();
+        if (unmounted.some((point) => isUnder(orphan, point))) continue;
         mayRetire ??= found > 0 || await this.#rootHasAFile();
-        if (mayRetire) await site.send(orphan, signal);
+        if (!mayRetire) continue;
+        if (deletes) deletes.add(orphan);
+        else await site.send(orphan, signal);
       }
     };
     for await (const entry of walk) {
@@ -237,13 +295,33 @@ export class Feeder {
       await site.send(entry.rel, signal);
     }
     await sendObjectsBefore(undefined);
+    site.links.settle();
     return mayRetire === false && found === 0;
   }
 
   async #rootHasAFile(): Promise<boolean> {
     const { site } = this;
-    const walk = walkInKeyOrder(site.config.localPath, "", () => true, () => {});
+    const links = { links: site.links, site: site.config.name };
+    const walk = walkInKeyOrder(site.config.localPath, "", () => true, () => {}, links);
     for await (const entry of walk) if (!entry.unreadable) return true;
     return false;
+  }
+}
+
+/** What a comparison would delete: the count, the first few, and as many as could go. */
+class Counted {
+  count = 0;
+  readonly sample: string[] = [];
+  readonly kept: string[] = [];
+  readonly #keep: number;
+
+  constructor(guard: DeleteGuard, objects: number) {
+    this.#keep = guard.keepAtMost(objects);
+  }
+
+  add(rel: string): void {
+    this.count++;
+    if (this.sample.length < SAMPLE_SIZE) this.sample.push(rel);
+    if (this.kept.length < this.#keep) this.kept.push(rel);
   }
 }

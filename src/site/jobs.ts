@@ -10,7 +10,7 @@
 
 import type { SiteConfig } from "../config/types.ts";
 import { backoffDelay } from "../lib/backoff.ts";
-import { errorMessage, isNotFound } from "../lib/errors.ts";
+import { errorMessage, isBusy, isNotFound } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
 import { DeleteRefused } from "../pipeline/deletes.ts";
@@ -98,7 +98,8 @@ export class Jobs {
     const message = cloud ? errorMessage(err) : `Cannot sync "${rel}": ${describeFsError(err)}`;
     site.recordError(cloud ? "cloud" : "local", message);
     site.stats.failedJobs++;
-    if (cloud && !site.once) {
+    // A file another program holds open (Windows) is parked too: it is free once closed.
+    if ((cloud || isBusy(err)) && !site.once) {
       const attempts = (this.#attempts.get(rel) ?? 0) + 1;
       this.#attempts.set(rel, attempts);
       const delay = Math.max(PARK_BASE_MS, backoffDelay(attempts, PARK_BASE_MS, PARK_MAX_MS));

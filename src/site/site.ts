@@ -15,6 +15,7 @@
 import type { SiteConfig } from "../config/types.ts";
 import { Channel } from "../lib/channel.ts";
 import { drain, Limiter } from "../lib/limiter.ts";
+import { joinLocal } from "../lib/local_paths.ts";
 import { log } from "../lib/log.ts";
 import { apply } from "../pipeline/apply.ts";
 import { evaluate } from "../pipeline/check.ts";
@@ -26,11 +27,15 @@ import type { ListingStore, RemoteIndex } from "../state/listing.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { dropUnusedUpload } from "./bucket.ts";
+import type { Tripped } from "./delete_guard.ts";
 import { DuePaths } from "./due.ts";
 import { Feeder, type FeederHost } from "./feeder.ts";
 import { Jobs, type JobsHost } from "./jobs.ts";
 import { isIncluded, KeyMap } from "./keys.ts";
+import { SiteLinks } from "./links.ts";
 import { Moves } from "./moves.ts";
+import type { MountMemory } from "./mounts.ts";
+import { SiteGuard } from "./site_guard.ts";
 import { isReadableFolder } from "./walk.ts";
 import { watchSite } from "./watch.ts";
 
@@ -48,6 +53,8 @@ export interface SiteOptions {
   readonly once: boolean;
   readonly dryRun: boolean;
   readonly onUpload?: (site: string, seconds: number) => void;
+  /** The mount points known inside the sites' folders; none when absent. */
+  readonly mounts?: MountMemory;
 }
 
 export interface SiteInfo {
@@ -58,6 +65,8 @@ export interface SiteInfo {
   readonly parked: number;
   readonly lastError: string | undefined;
   readonly lastSyncAt: Date | undefined;
+  /** Set while the delete guard holds this site's deletes back; its sample holds keys. */
+  readonly deleteGuard?: Tripped;
 }
 
 export class Site implements SiteContext, FeederHost, JobsHost {
@@ -65,8 +74,10 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   readonly stats = new SiteStats();
   readonly keys: KeyMap;
   readonly due = new DuePaths();
+  readonly links: SiteLinks;
   readonly #feeder: Feeder;
   readonly #deletes: DeleteBatcher;
+  readonly guard: SiteGuard;
   readonly #moves: Moves;
   /** Paths the watcher reported since their last check: compared by content, not by their row. */
   readonly #touched = new Set<string>();
@@ -85,11 +96,13 @@ export class Site implements SiteContext, FeederHost, JobsHost {
     readonly options: SiteOptions,
   ) {
     this.keys = new KeyMap(config.bucketPath);
+    this.links = new SiteLinks(config.localPath, config.followSymlinks);
     this.remote = options.listings.index((rel) => this.keys.keyOf(rel));
     // Long enough for the new path's quiet time and its check; the old keys' deletes wait this
     // long at most for a folder's move.
     this.#moves = new Moves(2 * config.watchIntervalMs + 5_000);
     this.#deletes = new DeleteBatcher(store, config.name);
+    this.guard = new SiteGuard(this, options.mounts, options.once);
     this.#feeder = new Feeder(this);
   }
 
@@ -144,7 +157,7 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   }
 
   localPath(rel: string): string {
-    return rel ? `${this.config.localPath}/${rel}` : this.config.localPath;
+    return joinLocal(this.config.localPath, rel);
   }
 
   deleteObject(key: string): Promise<void> {
@@ -182,6 +195,7 @@ export class Site implements SiteContext, FeederHost, JobsHost {
       parked: this.#jobs.parked,
       lastError: this.stats.lastError,
       lastSyncAt: this.stats.lastSyncAt,
+      deleteGuard: this.guard.trippedWithKeys(),
     };
   }
 
@@ -208,6 +222,8 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   markDue(rel: string, at: number): void {
     this.#touched.add(rel);
     this.due.set(rel, at);
+    // Files coming back may bring the held deletes under the cap: count again soon.
+    if (this.guard.tripped) this.#feeder.recheckSoon();
   }
 
   requestReconcile(): void {
@@ -285,6 +301,15 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   async #check(rel: string, cancel: AbortSignal): Promise<Action | undefined> {
     try {
       const action = await evaluate(this, rel, cancel);
+      if (action?.kind !== "delete") this.guard.forget(rel);
+      const admission = action?.kind === "delete" ? this.guard.admitDelete(rel) : undefined;
+      if (admission && admission.verdict !== "go") {
+        // Not deleted now: the path is looked at again when its wait ends; a held one stays in
+        // the listing, so the next comparison counts it again.
+        await this.#finish(rel, false, cancel);
+        if (admission.verdict === "wait") this.due.set(rel, admission.at);
+        return undefined;
+      }
       if (!action) await this.#finish(rel, false, cancel);
       return action;
     } catch (err) {

@@ -17,12 +17,18 @@
  * A watcher that cannot start (the folder is missing, the inotify limit is reached) or stops (the
  * folder was removed) is retried with backoff; meanwhile the site compares itself with the bucket
  * every minute, and once the watcher is back it compares once more to catch up.
+ *
+ * Behind symlinks, a change is named by every path that leads to it and that the site follows
+ * (`pathsIn`); folders outside the tree that followed links lead to are watched by link_watch.ts.
  * @module
  */
 
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { errorMessage } from "../lib/errors.ts";
+import { LocalPaths } from "../lib/local_paths.ts";
 import { log } from "../lib/log.ts";
+import { LinkWatches, realPathOf } from "./link_watch.ts";
+import type { SiteLinks } from "./links.ts";
 
 export interface Watched {
   readonly config: {
@@ -30,6 +36,8 @@ export interface Watched {
     readonly localPath: string;
     readonly watchIntervalMs: number;
   };
+  /** The links the site's walks followed: a change behind one is named by the link's path. */
+  readonly links: SiteLinks;
   markDue(rel: string, at: number): void;
   /** Returns where `to` is now, which may differ when its folder was renamed meanwhile. */
   noteMove(from: string, to: string): string;
@@ -80,11 +88,15 @@ export async function watchSite(
   while (!signal.aborted) {
     let watcher: Deno.FsWatcher;
     let identity: Identity;
+    let paths: LocalPaths;
     try {
       // Taken before the watch starts: a change in between makes the first check restart it
       // again, never watch one folder while believing it is another.
       identity = await identify(root);
-      watcher = Deno.watchFs(root, { recursive: true });
+      // The real path is watched, and events are read against it: macOS reports real paths
+      // (/private/tmp for /tmp), and a local_path that is a link is resolved anew at each start.
+      paths = new LocalPaths(await site.links.refreshRoot());
+      watcher = Deno.watchFs(paths.root, { recursive: true });
     } catch (err) {
       site.watcherDown(`Cannot watch "${root}": ${explain(err)}`);
       catchUp = true;
@@ -95,8 +107,17 @@ export async function watchSite(
     }
     failures = 0;
     if (catchUp) site.requestReconcile();
+    // Up before the watcher says so, and before a walk finds more: nothing behind them is missed.
+    const behindLinks = new LinkWatches(site);
+    site.links.onOutsideChange = (complete) => behindLinks.schedule(complete);
+    behindLinks.update(true);
     site.watcherUp();
-    const ended = await follow(site, { watcher, identity, rootCheckMs }, signal);
+    const ended = await follow(site, { watcher, paths, identity, rootCheckMs }, signal).finally(
+      () => {
+        site.links.onOutsideChange = undefined;
+        return behindLinks.close();
+      },
+    );
     if (!ended) return;
     catchUp = true;
     if (ended.replaced) log.warn(ended.message, { site: site.config.name });
@@ -107,8 +128,9 @@ export async function watchSite(
 /** Feeds events until the watcher ends; returns why it ended, unless it was told to stop. */
 async function follow(
   site: Watched,
-  { watcher, identity, rootCheckMs }: {
+  { watcher, paths, identity, rootCheckMs }: {
     watcher: Deno.FsWatcher;
+    paths: LocalPaths;
     identity: Identity;
     rootCheckMs: number;
   },
@@ -143,19 +165,22 @@ async function follow(
         continue;
       }
       const at = Date.now() + site.config.watchIntervalMs;
-      const rels = event.paths.map((path) => relativeTo(root, path));
+      const named = event.paths.map((path) => pathsIn(site.links, paths, path));
       // A rename inside the site names both paths: the new one can be a copy of the old object.
       // Its kind is not always "rename" (a file moved into a folder that was itself just renamed
-      // comes as "remove"), so two paths are what counts.
-      const [from, to] = rels;
-      if (rels.length === 2 && from && to && from !== to) rels.push(site.noteMove(from, to));
-      for (const [i, rel] of rels.entries()) {
-        if (rel) site.markDue(rel, at);
-        else if (event.paths[i] === root) site.requestReconcile();
+      // comes as "remove"), so two paths are what counts. Behind links, one path stands for
+      // several, and the move is left to the checks (it is uploaded, not copied).
+      const [from, to] = named;
+      if (named.length === 2 && from?.length === 1 && to?.length === 1 && from[0] !== to[0]) {
+        to.push(site.noteMove(from[0]!, to[0]!));
+      }
+      for (const [i, rels] of named.entries()) {
+        for (const rel of rels) site.markDue(rel, at);
+        if (paths.isRoot(event.paths[i]!)) site.requestReconcile();
       }
       // The folder itself went away or was replaced: this watch is dead even if the stream stays
       // open. The same check as the periodic one, sooner.
-      if (event.paths.includes(root)) {
+      if (event.paths.some((path) => paths.isRoot(path))) {
         const why = await rootChange(root, identity);
         if (why) end(why);
       }
@@ -233,7 +258,18 @@ function explain(err: unknown): string {
     `until then the folder is compared with the bucket every minute`;
 }
 
-/** `path` relative to `root`, or undefined for the root itself and paths outside it. */
-function relativeTo(root: string, path: string): string | undefined {
-  return path.startsWith(`${root}/`) ? path.slice(root.length + 1) : undefined;
+/**
+ * The paths in the tree that an event's path names. Without links, itself. A path through a
+ * link is the path its watch was set up by (notify follows links, and one of the paths that lead
+ * to a folder stands for all): it is resolved, then named by its own path and by every followed
+ * link that leads to it, never by a link that is not followed.
+ */
+export function pathsIn(links: SiteLinks, paths: LocalPaths, path: string): string[] {
+  const rel = paths.rel(path);
+  if (rel === undefined) return [];
+  if (links.empty) return [rel];
+  const real = links.throughLink(rel)
+    ? realPathOf(path)
+    : `${links.realRoot === "/" ? "" : links.realRoot}/${rel}`;
+  return real === undefined ? [rel] : links.pathsOf(real);
 }

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { withDeadline } from "../lib/deadline.ts";
 import { setLogLevel } from "../lib/log.ts";
+import type { FollowSymlinks } from "../config/types.ts";
+import { LinkWatches, MAX_LINK_WATCHES } from "./link_watch.ts";
+import { SiteLinks } from "./links.ts";
+import { walkInKeyOrder } from "./walk.ts";
 import { type Watched, watchSite } from "./watch.ts";
 
 setLogLevel("error");
@@ -8,14 +12,23 @@ setLogLevel("error");
 /** Records what the watcher tells its site; `until` waits for a state, never for a time. */
 class FakeSite implements Watched {
   readonly config: Watched["config"];
+  readonly links: SiteLinks;
   readonly due = new Set<string>();
   readonly downs: string[] = [];
   reconciles = 0;
   ups = 0;
   #changed = () => {};
 
-  constructor(localPath: string) {
+  constructor(localPath: string, follow: FollowSymlinks = false) {
     this.config = { name: "fake", localPath, watchIntervalMs: 0 };
+    this.links = new SiteLinks(localPath, follow);
+  }
+
+  /** Walks the tree as the feeder does, which tells `links` what the links are. */
+  async walk(): Promise<void> {
+    const links = { links: this.links, site: "fake" };
+    for await (const _ of walkInKeyOrder(this.config.localPath, "", () => true, () => {}, links));
+    this.links.settle();
   }
 
   markDue(rel: string): void {
@@ -123,4 +136,85 @@ Deno.test("watchSite() stops as soon as its signal aborts, with the default chec
     await Deno.remove(dir, { recursive: true });
   }
   assert.equal(site.reconciles, 0);
+});
+
+async function tree(): Promise<{ root: string; outside: string }> {
+  const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "s3sync-linkwatch-" }));
+  const root = `${base}/root`;
+  const outside = `${base}/outside`;
+  await Deno.mkdir(`${root}/real`, { recursive: true });
+  await Deno.mkdir(outside);
+  await Deno.symlink("real", `${root}/inl`);
+  await Deno.symlink("../outside", `${root}/outl`);
+  return { root, outside };
+}
+
+async function watching(site: FakeSite, test: () => Promise<void>): Promise<void> {
+  await site.walk();
+  const stop = new AbortController();
+  const watch = watchSite(site, stop.signal);
+  try {
+    await site.until("the watcher is up", () => site.ups > 0);
+    await test();
+  } finally {
+    stop.abort();
+    await watch;
+  }
+}
+
+Deno.test("watchSite() names a change behind a followed folder link by the link's path and its own", async () => {
+  const { root } = await tree();
+  const site = new FakeSite(root, true);
+  await watching(site, async () => {
+    await Deno.writeTextFile(`${root}/real/c.txt`, "c");
+    await site.until(
+      "both paths due",
+      () => site.due.has("real/c.txt") && site.due.has("inl/c.txt"),
+    );
+  });
+});
+
+Deno.test("watchSite() with any watches a followed link's folder outside the tree", async () => {
+  const { root, outside } = await tree();
+  const site = new FakeSite(root, "any");
+  await watching(site, async () => {
+    await Deno.mkdir(`${outside}/sub`);
+    await site.until("the new folder due", () => site.due.has("outl/sub"));
+    await Deno.writeTextFile(`${outside}/sub/o.txt`, "o");
+    await site.until("the file due", () => site.due.has("outl/sub/o.txt"));
+  });
+});
+
+Deno.test("watchSite() never names a change by a link it does not follow", async () => {
+  const { root } = await tree();
+  const site = new FakeSite(root, false);
+  await watching(site, async () => {
+    await Deno.writeTextFile(`${root}/real/c.txt`, "c");
+    await Deno.writeTextFile(`${root}/last.txt`, "last");
+    // Events come in order: once the last file is due, the first one's have been handled.
+    await site.until(
+      "both files due",
+      () => site.due.has("real/c.txt") && site.due.has("last.txt"),
+    );
+    assert.deepEqual([...site.due].filter((rel) => rel.startsWith("inl")), []);
+  });
+});
+
+Deno.test("LinkWatches keeps at most MAX_LINK_WATCHES watches behind links", async () => {
+  const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "s3sync-linkwatch-" }));
+  await Deno.mkdir(`${base}/root`);
+  for (let i = 0; i < MAX_LINK_WATCHES + 3; i++) {
+    await Deno.mkdir(`${base}/out${i}`);
+    await Deno.symlink(`../out${i}`, `${base}/root/l${i}`);
+  }
+  const site = new FakeSite(`${base}/root`, "any");
+  await site.walk();
+  const watches = new LinkWatches(site);
+  try {
+    watches.update(true);
+    assert.equal(watches.size, MAX_LINK_WATCHES);
+  } finally {
+    await watches.close();
+  }
+  assert.equal(watches.size, 0);
 });

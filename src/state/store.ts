@@ -238,7 +238,8 @@ export class StateStore {
           this.#write(() => this.#delete.run(site, rel));
         }),
       findMoved: (rel, f) =>
-        this.#run("read", undefined, () => {
+        // Inode 0 is no identity (Windows, see statFile): every file would share it.
+        f.ino === 0 ? undefined : this.#run("read", undefined, () => {
           const row = this.#byIno.get(site, f.ino, f.size, f.mtimeMs, rel) as
             | { rel: string }
             | undefined;

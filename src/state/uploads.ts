@@ -18,7 +18,8 @@ export const UPLOADS_SCHEMA = `
     site TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL, part_size INTEGER NOT NULL,
     size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
     storage_class TEXT NOT NULL, content_type TEXT NOT NULL, acl TEXT,
-    label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL,
+    label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL, mtime TEXT,
+    encryption TEXT,
     PRIMARY KEY (site, key)
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS upload_parts (
@@ -49,6 +50,13 @@ export interface UploadRecord {
   /** The canned ACL it was created with; undefined for none. */
   readonly acl: string | undefined;
   readonly label: UploadLabel | undefined;
+  /** The `mtime` metadata it was created with, as sent; undefined for none. */
+  readonly mtime: string | undefined;
+  /**
+   * The encryption it was created with (`ObjectStore.uploadEncryption`: for SSE-C the key's MD5,
+   * never the key); undefined for none.
+   */
+  readonly encryption: string | undefined;
 }
 
 export interface RecordedUpload {
@@ -82,9 +90,24 @@ export interface UploadStatements {
 }
 
 const COLUMNS = "key, upload_id, part_size, size, mtime_ms, ctime_ms, ino, storage_class, " +
-  "content_type, acl, label_md5, label_etag";
+  "content_type, acl, label_md5, label_etag, mtime, encryption";
+
+/**
+ * Stores made before uploads carried their mtime, or recorded their encryption, lack that column.
+ * Their records read as "no mtime metadata" and "no encryption", which is true of them (those
+ * versions sent neither): an upload that wants one is then started afresh.
+ */
+function addColumns(db: DatabaseSync): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('uploads')").all();
+  for (const name of ["mtime", "encryption"]) {
+    if (!columns.some((column) => column.name === name)) {
+      db.exec(`ALTER TABLE uploads ADD COLUMN ${name} TEXT`);
+    }
+  }
+}
 
 export function prepareUploads(db: DatabaseSync): UploadStatements {
+  addColumns(db);
   return {
     ids: db.prepare("SELECT key, upload_id FROM uploads WHERE site = ?"),
     get: db.prepare(`SELECT ${COLUMNS} FROM uploads WHERE site = ? AND key = ?`),
@@ -92,7 +115,7 @@ export function prepareUploads(db: DatabaseSync): UploadStatements {
     parts: db.prepare("SELECT part, etag FROM upload_parts WHERE site = ? AND upload_id = ?"),
     put: db.prepare(
       `INSERT OR REPLACE INTO uploads (site, ${COLUMNS}, started_at_ms) ` +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     putPart: db.prepare("INSERT OR REPLACE INTO upload_parts VALUES (?, ?, ?, ?)"),
     delete: db.prepare("DELETE FROM uploads WHERE site = ? AND key = ? AND upload_id = ?"),
@@ -107,6 +130,9 @@ export interface UploadAccess {
 }
 
 type Row = Record<string, string | number | null>;
+
+const optional = (value: string | number | null | undefined): string | undefined =>
+  value === null || value === undefined ? undefined : String(value);
 
 function toRecord(row: Row): UploadRecord {
   const md5 = row.label_md5;
@@ -123,8 +149,10 @@ function toRecord(row: Row): UploadRecord {
     },
     storageClass: String(row.storage_class),
     contentType: String(row.content_type),
-    acl: row.acl === null || row.acl === undefined ? undefined : String(row.acl),
+    acl: optional(row.acl),
     label: md5 && etag ? { md5: String(md5), etag: String(etag) } : undefined,
+    mtime: optional(row.mtime),
+    encryption: optional(row.encryption),
   };
 }
 
@@ -172,6 +200,8 @@ export function siteUploads(site: string, access: UploadAccess): UploadBook {
           r.acl ?? null,
           r.label?.md5 ?? null,
           r.label?.etag ?? null,
+          r.mtime ?? null,
+          r.encryption ?? null,
           Date.now(),
         );
       });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { setLogLevel } from "../lib/log.ts";
-import { StateStore } from "./store.ts";
+import { DatabaseSync } from "node:sqlite";
+import { STATE_FILE, StateStore } from "./store.ts";
 import type { UploadRecord } from "./uploads.ts";
 
 setLogLevel("error");
@@ -14,6 +15,8 @@ const RECORD: UploadRecord = {
   contentType: "application/octet-stream",
   acl: "bucket-owner-full-control",
   label: undefined,
+  mtime: "1.0005",
+  encryption: "sse=SSE-C key_md5=c2VjcmV0LWtleS1tZDU=",
 };
 
 Deno.test("UploadBook keeps an upload and its parts per site across reopening", async () => {
@@ -66,3 +69,37 @@ Deno.test("UploadBook of a store that cannot be opened remembers nothing, and ev
   book.forget(RECORD.key, "u1");
   store.close();
 });
+
+// The uploads table as earlier versions created it: without mtime and encryption, then without
+// encryption only.
+for (const mtime of [false, true]) {
+  const what = mtime ? "an encryption" : "an mtime or an encryption";
+  Deno.test(`UploadBook reads a store made before uploads had ${what}: its records have none`, async () => {
+    const dir = await Deno.makeTempDir();
+    StateStore.open(dir).close();
+    const db = new DatabaseSync(`${dir}/${STATE_FILE}`);
+    db.exec("DROP TABLE uploads");
+    db.exec(`CREATE TABLE uploads (
+      site TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL, part_size INTEGER NOT NULL,
+      size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
+      storage_class TEXT NOT NULL, content_type TEXT NOT NULL, acl TEXT,
+      label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL, ${mtime ? "mtime TEXT," : ""}
+      PRIMARY KEY (site, key)
+    ) WITHOUT ROWID`);
+    db.prepare(
+      "INSERT INTO uploads VALUES ('s', 'k', 'u0', 8, 20, 1, 2, 3, 'STANDARD', 'a/b', " +
+        `NULL, 'm', 'e-3', 0${mtime ? ", '1.5'" : ""})`,
+    ).run();
+    db.close();
+
+    const store = StateStore.open(dir);
+    const book = store.forSite("s").uploads;
+    assert.equal(book.get("k")?.record.mtime, mtime ? "1.5" : undefined);
+    assert.equal(book.get("k")?.record.encryption, undefined);
+    assert.deepEqual(book.get("k")?.record.label, { md5: "m", etag: "e-3" });
+    book.start(RECORD);
+    assert.equal(book.get(RECORD.key)?.record.mtime, "1.0005");
+    assert.equal(book.get(RECORD.key)?.record.encryption, RECORD.encryption);
+    store.close();
+  });
+}

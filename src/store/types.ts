@@ -1,6 +1,6 @@
 /**
- * The object-store operations the engine needs. `s3.ts` implements them with the AWS SDK; nothing
- * else imports the SDK.
+ * The object-store operations the engine needs. `s3.ts` (and the `s3_*.ts` files it delegates to)
+ * implements them with the AWS SDK; nothing else in src/ imports the SDK.
  * @module
  */
 
@@ -15,6 +15,11 @@ export interface RemoteObject {
 export interface ObjectInfo extends RemoteObject {
   readonly contentType: string | undefined;
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * The encryption HEAD reports: `AES256`, `aws:kms`, `aws:kms:dsse`, or `SSE-C`; absent when it
+   * reports none. SSE-KMS and SSE-C objects have ETags that are not MD5s.
+   */
+  readonly encryption?: string;
 }
 
 export interface PutOptions {
@@ -84,6 +89,12 @@ export interface ObjectStore {
     options: PutOptions,
     signal?: AbortSignal,
   ): Promise<{ etag: string }>;
+  /**
+   * The encryption every object and multipart upload it creates gets, as a record may hold it
+   * (`sse=aws:kms kms_key_id=k`, `sse=SSE-C key_md5=...`: never an SSE-C key); absent for none.
+   * A recorded upload resumes only under the same (pipeline/resume.ts).
+   */
+  readonly uploadEncryption?: string;
   createMultipart(key: string, options: PutOptions, signal?: AbortSignal): Promise<string>;
   uploadPart(
     key: string,
@@ -93,12 +104,16 @@ export interface ObjectStore {
     md5Base64: string,
     signal?: AbortSignal,
   ): Promise<CompletedPart>;
+  /**
+   * The object's ETag as the server gives it: with SSE-KMS or SSE-C on AWS it is not the one the
+   * parts' MD5s give. Empty (or nothing) when the server sends none, as RGW does.
+   */
   completeMultipart(
     key: string,
     uploadId: string,
     parts: readonly CompletedPart[],
     signal?: AbortSignal,
-  ): Promise<void>;
+  ): Promise<{ readonly etag: string } | void>;
   abortMultipart(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** Multipart uploads in progress under `prefix`. */
   listMultipartUploads(prefix: string, signal?: AbortSignal): Promise<PendingUpload[]>;

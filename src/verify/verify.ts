@@ -10,6 +10,7 @@
 import type { Config, SiteConfig } from "../config/types.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { drain, Limiter } from "../lib/limiter.ts";
+import { joinLocal } from "../lib/local_paths.ts";
 import { log } from "../lib/log.ts";
 import { statFile } from "../pipeline/check.ts";
 import { compareContent, type Comparer, type Verdict } from "../pipeline/compare.ts";
@@ -17,6 +18,7 @@ import { parseEtag } from "../pipeline/etag.ts";
 import { HashPool } from "../pipeline/hash_pool.ts";
 import { listPrefix } from "../site/bucket.ts";
 import { isIncluded, isUnder, KeyMap } from "../site/keys.ts";
+import { SiteLinks } from "../site/links.ts";
 import { describeFsError, isReadableFolder, walkInKeyOrder } from "../site/walk.ts";
 import { ListingStore } from "../state/listing.ts";
 import { sameStamp } from "../state/store.ts";
@@ -111,11 +113,15 @@ async function verifyWith(
   let found = 0;
   const onWalkError = (rel: string, err: unknown) =>
     error(`Cannot read "${rel || "."}": ${describeFsError(err)}`, "local");
+  // Links are followed as the daemon follows them, so that both see the same files.
+  const links = new SiteLinks(site.localPath, site.followSymlinks);
+  const walk = walkInKeyOrder(site.localPath, "", () => true, onWalkError, {
+    links,
+    site: site.name,
+  });
   // Each included file takes its object out of `listed`; what is left has no file.
   async function* included(): AsyncGenerator<[string, RemoteObject | undefined]> {
-    for await (
-      const { rel, unreadable: bad } of walkInKeyOrder(site.localPath, "", () => true, onWalkError)
-    ) {
+    for await (const { rel, unreadable: bad } of walk) {
       if (bad) {
         unreadable.push(rel);
         continue;
@@ -128,7 +134,15 @@ async function verifyWith(
       yield [rel, remote];
     }
   }
-  const check: FileCheck = { site, store, hashes: run.hashes, report, find, signal: run.signal };
+  const check: FileCheck = {
+    site,
+    store,
+    hashes: run.hashes,
+    report,
+    find,
+    signal: run.signal,
+    links,
+  };
   await drain(included(), run.limiter, async ([rel, remote]) => {
     report.files++;
     try {
@@ -171,6 +185,7 @@ interface FileCheck {
   readonly report: SiteReport;
   readonly find: (kind: Kind, path: string, details?: Finding["details"]) => void;
   readonly signal: AbortSignal;
+  readonly links: SiteLinks;
 }
 
 /** Judges one included file; a file that keeps changing while it is hashed is "changing". */
@@ -180,13 +195,13 @@ async function checkFile(
   remote: RemoteObject | undefined,
 ): Promise<void> {
   const { site, report, find, signal } = check;
-  const path = `${site.localPath}/${rel}`;
+  const path = joinLocal(site.localPath, rel);
   const comparer: Comparer = {
     store: check.store,
     hash: (file, partSizes, signal, size) => check.hashes.hash(file, partSizes, signal, size),
   };
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const before = await statFile(path);
+    const before = await statFile(path, check.links);
     // Gone or replaced by a link or folder since the walk saw it: it is being changed.
     if (!before) break;
     if (!remote) return find("missing", rel, { size: before.size });
@@ -195,7 +210,7 @@ async function checkFile(
     }
     const content = await compareContent(comparer, path, remote, signal);
     report.bytesHashed += content.size;
-    const after = await statFile(path);
+    const after = await statFile(path, check.links);
     if (after && sameStamp(before, after) && content.size === before.size) {
       return judge(check, rel, remote, content.verdict);
     }
