@@ -93,13 +93,13 @@ const COLUMNS = "key, upload_id, part_size, size, mtime_ms, ctime_ms, ino, stora
   "content_type, acl, label_md5, label_etag, mtime, encryption";
 
 /**
- * Stores made before uploads carried their mtime, or recorded their encryption, lack that column.
- * Their records read as "no mtime metadata" and "no encryption", which is true of them (those
- * versions sent neither): an upload that wants one is then started afresh.
+ * Stores made before uploads recorded their ACL, carried their mtime or recorded their encryption
+ * lack that column. Their records read as "no ACL", "no mtime metadata" and "no encryption", which
+ * is true of them (those versions sent none): an upload that wants one is then started afresh.
  */
 function addColumns(db: DatabaseSync): void {
   const columns = db.prepare("SELECT name FROM pragma_table_info('uploads')").all();
-  for (const name of ["mtime", "encryption"]) {
+  for (const name of ["acl", "mtime", "encryption"]) {
     if (!columns.some((column) => column.name === name)) {
       db.exec(`ALTER TABLE uploads ADD COLUMN ${name} TEXT`);
     }

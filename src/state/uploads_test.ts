@@ -103,3 +103,28 @@ for (const mtime of [false, true]) {
     store.close();
   });
 }
+
+Deno.test("UploadBook reads a store made before uploads recorded their ACL", async () => {
+  const dir = await Deno.makeTempDir();
+  StateStore.open(dir).close();
+  const db = new DatabaseSync(`${dir}/${STATE_FILE}`);
+  db.exec("DROP TABLE uploads");
+  db.exec(`CREATE TABLE uploads (
+    site TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL, part_size INTEGER NOT NULL,
+    size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
+    storage_class TEXT NOT NULL, content_type TEXT NOT NULL,
+    label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL,
+    PRIMARY KEY (site, key)
+  ) WITHOUT ROWID`);
+  db.prepare(
+    "INSERT INTO uploads VALUES ('s', 'k', 'u0', 8, 20, 1, 2, 3, 'STANDARD', 'a/b', 'm', 'e-3', 0)",
+  ).run();
+  db.close();
+
+  const store = StateStore.open(dir);
+  const book = store.forSite("s").uploads;
+  assert.equal(book.get("k")?.record.acl, undefined);
+  book.start(RECORD);
+  assert.equal(book.get(RECORD.key)?.record.acl, RECORD.acl);
+  store.close();
+});
