@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { resolveConfig } from "./config/resolve.ts";
+import { absolutePath } from "./config/test_support.ts";
 import { TokenBucket } from "./lib/token_bucket.ts";
 import { AUTO_INITIAL, AUTO_MAX, Uploads } from "./uploads.ts";
 
@@ -8,9 +9,14 @@ const config = (raw: Record<string, unknown>) =>
     {
       ...raw,
       sites: [
-        { local_path: "/a", bucket: "a", endpoint: "http://one:9000" },
-        { local_path: "/b", bucket: "b", endpoint: "http://one:9000" },
-        { local_path: "/c", bucket: "c", endpoint: "http://two:9000", bandwidth_limit: "1MiB/s" },
+        { local_path: absolutePath("/a"), bucket: "a", endpoint: "http://one:9000" },
+        { local_path: absolutePath("/b"), bucket: "b", endpoint: "http://one:9000" },
+        {
+          local_path: absolutePath("/c"),
+          bucket: "c",
+          endpoint: "http://two:9000",
+          bandwidth_limit: "1MiB/s",
+        },
       ],
     },
     {},

@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
+import { isAbsolute, join } from "node:path";
 import { TEST_CA_PEM } from "../../tests/test_cert.ts";
 import { readCaBundle } from "./ca_bundle.ts";
 import { resolveConfig } from "./resolve.ts";
+import { absolutePath } from "./test_support.ts";
 
-const SITE = { local_path: "/data", bucket: "b" };
+const SITE = { local_path: absolutePath("/data"), bucket: "b" };
 
 async function withFiles(run: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(`${dir}/ca.pem`, `subject=CN=test\n${TEST_CA_PEM}`);
-    await Deno.writeTextFile(`${dir}/two.pem`, `${TEST_CA_PEM}${TEST_CA_PEM}`);
-    await Deno.writeTextFile(`${dir}/key.pem`, "-----BEGIN PRIVATE KEY-----\nAAAA\n");
+    await Deno.writeTextFile(join(dir, "ca.pem"), `subject=CN=test\n${TEST_CA_PEM}`);
+    await Deno.writeTextFile(join(dir, "two.pem"), `${TEST_CA_PEM}${TEST_CA_PEM}`);
+    await Deno.writeTextFile(join(dir, "key.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n");
     await Deno.writeTextFile(
-      `${dir}/broken.pem`,
+      join(dir, "broken.pem"),
       `${TEST_CA_PEM}-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n`,
     );
     await run(dir);
@@ -23,11 +25,11 @@ async function withFiles(run: (dir: string) => void | Promise<void>): Promise<vo
 
 Deno.test("readCaBundle() reads each certificate of the file, and nothing when unset", async () => {
   await withFiles((dir) => {
-    assert.deepEqual(readCaBundle(`${dir}/ca.pem`, "ca_bundle"), {
-      path: `${dir}/ca.pem`,
+    assert.deepEqual(readCaBundle(join(dir, "ca.pem"), "ca_bundle"), {
+      path: join(dir, "ca.pem"),
       certificates: [TEST_CA_PEM.trim()],
     });
-    assert.equal(readCaBundle(`${dir}/two.pem`, "ca_bundle")?.certificates.length, 2);
+    assert.equal(readCaBundle(join(dir, "two.pem"), "ca_bundle")?.certificates.length, 2);
     assert.equal(readCaBundle(undefined, "ca_bundle"), undefined);
     assert.equal(readCaBundle("", "AWS_CA_BUNDLE"), undefined);
   });
@@ -40,12 +42,15 @@ Deno.test("readCaBundle() refuses a missing, empty or broken file, naming the ke
         name: "ConfigError",
         message,
       });
-    fails(`${dir}/nope.pem`, /^sites\[0\]\.ca_bundle: cannot read ".*\/nope\.pem": no such file$/);
-    fails(dir, /^sites\[0\]\.ca_bundle: cannot read ".*": /);
-    fails(`${dir}/key.pem`, /^sites\[0\]\.ca_bundle: ".*\/key\.pem" holds no PEM certificate/);
     fails(
-      `${dir}/broken.pem`,
-      /^sites\[0\]\.ca_bundle: certificate 2 of ".*\/broken\.pem" is not a valid certificate/,
+      join(dir, "nope.pem"),
+      /^sites\[0\]\.ca_bundle: cannot read ".*nope\.pem": no such file$/,
+    );
+    fails(dir, /^sites\[0\]\.ca_bundle: cannot read ".*": /);
+    fails(join(dir, "key.pem"), /^sites\[0\]\.ca_bundle: ".*key\.pem" holds no PEM certificate/);
+    fails(
+      join(dir, "broken.pem"),
+      /^sites\[0\]\.ca_bundle: certificate 2 of ".*broken\.pem" is not a valid certificate/,
     );
   });
 });
@@ -60,10 +65,11 @@ Deno.test("readCaBundle() wants an absolute path in the config, and takes AWS_CA
     const cwd = Deno.cwd();
     Deno.chdir(dir);
     try {
-      assert.equal(
-        readCaBundle("ca.pem", "AWS_CA_BUNDLE")?.path,
-        `${Deno.realPathSync(dir)}/ca.pem`,
-      );
+      // The same file, compared by real path: macOS puts temp folders under a link (/var ->
+      // /private/var) and Windows may spell them with 8.3 short names (RUNNER~1).
+      const path = readCaBundle("ca.pem", "AWS_CA_BUNDLE")?.path ?? "";
+      assert.ok(isAbsolute(path), path);
+      assert.equal(Deno.realPathSync(path), Deno.realPathSync(join(dir, "ca.pem")));
     } finally {
       Deno.chdir(cwd);
     }
@@ -72,25 +78,25 @@ Deno.test("readCaBundle() wants an absolute path in the config, and takes AWS_CA
 
 Deno.test("resolveConfig() gives each site its own ca_bundle, else the global one, else AWS_CA_BUNDLE", async () => {
   await withFiles((dir) => {
-    const env = { AWS_CA_BUNDLE: `${dir}/two.pem` };
+    const env = { AWS_CA_BUNDLE: join(dir, "two.pem") };
     const withGlobal = resolveConfig(
       {
-        ca_bundle: `${dir}/ca.pem`,
-        sites: [SITE, { ...SITE, bucket: "c", ca_bundle: `${dir}/two.pem` }],
+        ca_bundle: join(dir, "ca.pem"),
+        sites: [SITE, { ...SITE, bucket: "c", ca_bundle: join(dir, "two.pem") }],
       },
       env,
       4,
     ).config;
     assert.deepEqual(withGlobal.sites.map((s) => s.caBundle?.path), [
-      `${dir}/ca.pem`,
-      `${dir}/two.pem`,
+      join(dir, "ca.pem"),
+      join(dir, "two.pem"),
     ]);
     const fromEnv = resolveConfig({ sites: [SITE] }, env, 4).config;
-    assert.equal(fromEnv.sites[0]?.caBundle?.path, `${dir}/two.pem`);
+    assert.equal(fromEnv.sites[0]?.caBundle?.path, join(dir, "two.pem"));
     assert.equal(resolveConfig({ sites: [SITE] }, {}, 4).config.sites[0]?.caBundle, undefined);
     // The variable is not read when the config names a bundle, so a stale one does no harm.
-    const stale = { AWS_CA_BUNDLE: `${dir}/gone.pem` };
-    assert.ok(resolveConfig({ ca_bundle: `${dir}/ca.pem`, sites: [SITE] }, stale, 4));
+    const stale = { AWS_CA_BUNDLE: join(dir, "gone.pem") };
+    assert.ok(resolveConfig({ ca_bundle: join(dir, "ca.pem"), sites: [SITE] }, stale, 4));
     assert.throws(() => resolveConfig({ sites: [SITE] }, stale, 4), {
       name: "ConfigError",
       message: /^AWS_CA_BUNDLE: cannot read/,

@@ -4,8 +4,9 @@ import { createHash } from "node:crypto";
 import { resolveConfig } from "./resolve.ts";
 import { CustomerKey } from "./encryption.ts";
 import type { SiteConfig } from "./types.ts";
+import { absolutePath } from "./test_support.ts";
 
-const SITE = { local_path: "/data", bucket: "b", endpoint: "https://s3.example.com" };
+const SITE = { local_path: absolutePath("/data"), bucket: "b", endpoint: "https://s3.example.com" };
 const KEY = new Uint8Array(32).map((_, i) => 255 - i);
 const KEY_BASE64 = Buffer.from(KEY).toString("base64");
 const KEY_MD5 = createHash("md5").update(KEY).digest("base64");
@@ -88,7 +89,9 @@ Deno.test("resolveConfig() refuses a bad SSE-C key with the field, never the key
   const short = await keyFile(KEY.subarray(0, 17));
   assert.equal(
     mistakes({ sites: [{ ...SITE, sse_c_key_file: short }] }),
-    `sites[0].sse_c_key_file: "${short}" must hold a 256-bit key: 32 bytes, or their base64 ` +
+    `sites[0].sse_c_key_file: ${
+      JSON.stringify(short)
+    } must hold a 256-bit key: 32 bytes, or their base64 ` +
       "(44 characters); it holds 17 bytes that are neither",
   );
   assert.equal(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadConfig, loadConfigText } from "./load.ts";
+import { absolutePath, yamlPath } from "./test_support.ts";
 
 const VALID = `# as written for the Go tool
 access_key: AKIAEXAMPLE
@@ -11,7 +12,7 @@ upload_workers: 4
 watch_interval: 500ms
 sites:
   - name: photos
-    local_path: /srv/photos/
+    local_path: ${yamlPath("/srv/photos/")}
     bucket: my-bucket
     bucket_path: /photos
     storage_class: STANDARD_IA
@@ -44,7 +45,7 @@ Deno.test("loadConfig() reads, parses and resolves a Go-era config file", async 
     assert.equal(config.uploadWorkers, 4);
     const site = config.sites[0];
     assert.equal(site?.name, "photos");
-    assert.equal(site?.localPath, "/srv/photos");
+    assert.equal(site?.localPath, absolutePath("/srv/photos"));
     assert.equal(site?.bucketPath, "photos");
     assert.equal(site?.bucketRegion, "eu-central-1");
     assert.equal(site?.storageClass, "STANDARD_IA");
@@ -60,27 +61,45 @@ Deno.test("loadConfig() names the file and the cause when it cannot read it", as
     const missing = join(dir, "missing.yml");
     await assert.rejects(loadConfig(missing, {}, 4), {
       name: "ConfigError",
-      message: `Cannot read config file "${missing}": no such file`,
-    });
-    await assert.rejects(loadConfig(dir, {}, 4), {
-      name: "ConfigError",
-      message: `Cannot read config file "${dir}": it is a directory`,
+      // JSON-quoted, as load.ts writes it: a Windows path's "\" is doubled.
+      message: `Cannot read config file ${JSON.stringify(missing)}: no such file`,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("loadConfig() says permission denied for an unreadable file", async () => {
-  await withFile(VALID, async (path) => {
-    await Deno.chmod(path, 0o000);
-    // root reads any file, so there is nothing to check when the tests run as root.
-    const readable = await Deno.readTextFile(path).then(() => true, () => false);
-    if (readable) return;
-    await assert.rejects(loadConfig(path, {}, 4), {
-      message: `Cannot read config file "${path}": permission denied`,
+Deno.test({
+  name: "loadConfig() says when the path is a directory",
+  // Windows refuses to open a folder as a file with "Access is denied", so the reason given
+  // there is "permission denied".
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withFile(VALID, async (path) => {
+      const dir = dirname(path);
+      await assert.rejects(loadConfig(dir, {}, 4), {
+        name: "ConfigError",
+        message: `Cannot read config file ${JSON.stringify(dir)}: it is a directory`,
+      });
     });
-  });
+  },
+});
+
+Deno.test({
+  name: "loadConfig() says permission denied for an unreadable file",
+  // Windows files have ACLs, not mode bits: chmod there sets at most the read-only flag.
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withFile(VALID, async (path) => {
+      await Deno.chmod(path, 0o000);
+      // root reads any file, so there is nothing to check when the tests run as root.
+      const readable = await Deno.readTextFile(path).then(() => true, () => false);
+      if (readable) return;
+      await assert.rejects(loadConfig(path, {}, 4), {
+        message: `Cannot read config file ${JSON.stringify(path)}: permission denied`,
+      });
+    });
+  },
 });
 
 Deno.test("loadConfigText() rejects an empty or comment-only file", () => {
@@ -131,18 +150,19 @@ Deno.test("loadConfigText() rejects an alias to an undefined anchor", () => {
 });
 
 Deno.test("loadConfigText() allows a few aliases and << merge keys, as the Go tool did", () => {
-  const text = "defaults: &site {local_path: /data, bucket: b, retire_deleted: true}\n" +
+  const text =
+    `defaults: &site {local_path: ${yamlPath("/data")}, bucket: b, retire_deleted: true}\n` +
     "sites:\n  - *site\n  - {<<: *site, bucket: c}\n";
   const { config, warnings } = load(text);
   assert.deepEqual(config.sites.map((s) => [s.bucket, s.localPath, s.retireDeleted]), [
-    ["b", "/data", true],
-    ["c", "/data", true],
+    ["b", absolutePath("/data"), true],
+    ["c", absolutePath("/data"), true],
   ]);
   assert.deepEqual(warnings, ["defaults: unknown key, ignored"]);
 });
 
 Deno.test("loadConfigText() passes environment and CPU count through", () => {
-  const text = "sites: [{local_path: /data, bucket: b}]\n";
+  const text = `sites: [{local_path: ${yamlPath("/data")}, bucket: b}]\n`;
   const { config } = loadConfigText(text, "cm", { KUBERNETES_SERVICE_HOST: "k" }, 64);
   assert.equal(config.checksumWorkers, 2);
   assert.equal(
@@ -153,7 +173,7 @@ Deno.test("loadConfigText() passes environment and CPU count through", () => {
 
 Deno.test("loadConfigText() reads YAML 1.2: yes is a string, not a boolean", () => {
   fails(
-    "sites: [{local_path: /data, bucket: b, retire_deleted: yes}]\n",
+    `sites: [{local_path: ${yamlPath("/data")}, bucket: b, retire_deleted: yes}]\n`,
     'sites[0].retire_deleted: must be true or false, got "yes"',
   );
 });
@@ -168,7 +188,7 @@ Deno.test("loadConfigText() rejects YAML nested too deeply, without crashing", (
 });
 
 Deno.test("loadConfigText() rejects wrong types and huge numbers with the field's rule", () => {
-  const site = "sites: [{ local_path: /data, bucket: b }]\n";
+  const site = `sites: [{ local_path: ${yamlPath("/data")}, bucket: b }]\n`;
   assert.throws(() => loadConfigText(`upload_workers: 1e300\n${site}`, "c.yml", {}, 2), {
     name: "ConfigError",
     message: /^upload_workers: must be "auto" or an integer from 1 to 1024, got /,

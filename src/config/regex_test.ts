@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { compileGoRegExp } from "./regex.ts";
 import { resolveConfig } from "./resolve.ts";
+import { absolutePath } from "./test_support.ts";
 
 /**
  * Go patterns with paths they must and must not match. Each expectation is read from the syntax
@@ -105,13 +106,17 @@ Deno.test("compileGoRegExp() refuses what Go refuses, with Go's cause alone", ()
 });
 
 Deno.test("resolveConfig() refuses a pattern Go refuses, naming the field", () => {
-  const sites = [{ local_path: "/data", bucket: "b", exclusions: ["\\.tmp$", "(a)\\1"] }];
+  const sites = [{
+    local_path: absolutePath("/data"),
+    bucket: "b",
+    exclusions: ["\\.tmp$", "(a)\\1"],
+  }];
   assert.throws(() => resolveConfig({ sites }, {}, 4), {
     name: "ConfigError",
     message: 'sites[0].exclusions[1]: invalid regular expression "(a)\\\\1": ' +
       "invalid escape sequence: `\\1`",
   });
-  const lookahead = [{ local_path: "/data", bucket: "b", inclusions: ["x(?=y)"] }];
+  const lookahead = [{ local_path: absolutePath("/data"), bucket: "b", inclusions: ["x(?=y)"] }];
   assert.throws(() => resolveConfig({ sites: lookahead }, {}, 4), {
     name: "ConfigError",
     message: /^sites\[0\]\.inclusions\[0\]: invalid regular expression "x\(\?=y\)": /,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isAbsolute, normalize, posix, win32 } from "node:path";
+import { posix, win32 } from "node:path";
 import { ConfigError, errorMessage } from "../lib/errors.ts";
 import { normaliseRoot } from "../lib/local_paths.ts";
 import {
@@ -207,7 +207,13 @@ function readStateDir(value: unknown, env: Env): string {
     }
   }
   const fromEnv = env.S3SYNC_STATE_DIR || env.STATE_DIRECTORY?.split(":")[0];
-  if (fromEnv && isAbsolute(fromEnv)) return trimSlash(normalize(fromEnv));
+  if (fromEnv) {
+    try {
+      return normaliseRoot(fromEnv);
+    } catch {
+      // Not absolute for this system: passed over, as if unset.
+    }
+  }
   return defaultStateDir(env);
 }
 
@@ -227,8 +233,6 @@ export function defaultStateDir(env: Env, os: string = Deno.build.os): string {
   if (home) return posix.join(home, ".local/state/s3sync-service");
   return "/var/lib/s3sync-service";
 }
-
-const trimSlash = (path: string): string => path.length > 1 ? path.replace(/\/+$/, "") : path;
 
 function readLogFormat(value: unknown): LogFormat {
   const text = readString(value, "log_format");

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { defaultStateDir, resolveConfig } from "./resolve.ts";
 import { ConfigError } from "../lib/errors.ts";
+import { ABSOLUTE_RULE, absolutePath } from "./test_support.ts";
 
-const SITE = { local_path: "/data", bucket: "b" };
+const SITE = { local_path: absolutePath("/data"), bucket: "b" };
 const resolve = (raw: unknown, env: Record<string, string> = {}, cpus = 4) =>
   resolveConfig(raw, env, cpus);
 const config = (raw: Record<string, unknown>, env: Record<string, string> = {}) =>
@@ -108,7 +109,7 @@ Deno.test('resolveConfig() reads upload_workers "auto" in any case, and a site\'
       request_timeout: "20s",
       sites: [{ ...SITE, request_timeout: "5s", bandwidth_limit: "100Mbit/s" }, {
         ...SITE,
-        local_path: "/other",
+        local_path: absolutePath("/other"),
         bucket: "c",
       }],
     },
@@ -273,21 +274,43 @@ Deno.test("resolveConfig() reads log_format and shutdown_timeout, and rejects ba
   );
 });
 
-Deno.test("resolveConfig() finds the state directory: config, then environment, then home", () => {
-  assert.equal(config({ state_dir: "/srv/state/" }).stateDir, "/srv/state");
-  failsGlobal(
-    { state_dir: "state" },
-    'state_dir: must be an absolute path (like /data), got "state"',
-  );
-  const env = { S3SYNC_STATE_DIR: "/k8s/state", STATE_DIRECTORY: "/var/lib/x", HOME: "/home/u" };
-  assert.equal(config({}, env).stateDir, "/k8s/state");
-  assert.equal(config({}, { ...env, S3SYNC_STATE_DIR: "" }).stateDir, "/var/lib/x");
+Deno.test("resolveConfig() finds the state directory: config, then S3SYNC_STATE_DIR", () => {
+  const env = { S3SYNC_STATE_DIR: absolutePath("/k8s/state"), HOME: absolutePath("/home/u") };
   assert.equal(
-    config({}, { XDG_STATE_HOME: "/xdg", HOME: "/home/u" }).stateDir,
-    "/xdg/s3sync-service",
+    config({ state_dir: absolutePath("/srv/state/") }, env).stateDir,
+    absolutePath("/srv/state"),
   );
-  assert.equal(config({}, { HOME: "/home/u" }).stateDir, "/home/u/.local/state/s3sync-service");
-  assert.equal(config({}, {}).stateDir, "/var/lib/s3sync-service");
+  failsGlobal({ state_dir: "state" }, `state_dir: ${ABSOLUTE_RULE}, got "state"`);
+  assert.equal(config({}, env).stateDir, absolutePath("/k8s/state"));
+});
+
+Deno.test({
+  name: "resolveConfig() takes systemd's STATE_DIRECTORY next",
+  // systemd is POSIX, and its ":" list separator cannot hold a Windows path with a drive.
+  ignore: Deno.build.os === "windows",
+  fn() {
+    const env = {
+      S3SYNC_STATE_DIR: "/k8s/state",
+      STATE_DIRECTORY: "/var/lib/x:/var/lib/y",
+      HOME: "/home/u",
+    };
+    assert.equal(config({}, env).stateDir, "/k8s/state");
+    assert.equal(config({}, { ...env, S3SYNC_STATE_DIR: "" }).stateDir, "/var/lib/x");
+  },
+});
+
+Deno.test({
+  name: "resolveConfig() falls back to the XDG state folder, then /var/lib",
+  // The defaults are Linux's; defaultStateDir() below checks macOS's and Windows' by injection.
+  ignore: Deno.build.os !== "linux",
+  fn() {
+    assert.equal(
+      config({}, { XDG_STATE_HOME: "/xdg", HOME: "/home/u" }).stateDir,
+      "/xdg/s3sync-service",
+    );
+    assert.equal(config({}, { HOME: "/home/u" }).stateDir, "/home/u/.local/state/s3sync-service");
+    assert.equal(config({}, {}).stateDir, "/var/lib/s3sync-service");
+  },
 });
 
 Deno.test("defaultStateDir() follows each system's convention", () => {
@@ -334,12 +357,12 @@ Deno.test("resolveConfig() reports every mistake at once, in document order", ()
   assert.match(lines[1] ?? "", /^ {2}loglevel: must be one of "trace", .*, got "loud"$/);
   assert.equal(
     lines[2],
-    '  sites[0].local_path: must be an absolute path (like /data), got "data"',
+    `  sites[0].local_path: ${ABSOLUTE_RULE}, got "data"`,
   );
   assert.match(lines[3] ?? "", /^ {2}sites\[2\]\.storage_class: must be one of .*, got "COLD"$/);
   assert.match(lines[4] ?? "", /^ {2}sites\[2\]\.exclusions\[0\]: invalid regular expression "\("/);
   // Each error on its own keeps its field, rule and one-line message.
-  assert.equal(caught.errors[1]?.rule, 'must be an absolute path (like /data), got "data"');
+  assert.equal(caught.errors[1]?.rule, `${ABSOLUTE_RULE}, got "data"`);
   assert.equal(caught.errors[1]?.message, lines[2]?.trim());
 });
 
@@ -370,7 +393,7 @@ Deno.test("resolveConfig() keeps the message of a single mistake as it was", () 
   assert.ok(caught instanceof ConfigError);
   assert.equal(
     caught.message,
-    'sites[0].local_path: must be an absolute path (like /data), got "data"',
+    `sites[0].local_path: ${ABSOLUTE_RULE}, got "data"`,
   );
   assert.equal(caught.field, "sites[0].local_path");
   assert.deepEqual(caught.errors, [caught]);

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { resolveConfig } from "./resolve.ts";
 import { readFollowSymlinks } from "./check.ts";
 import type { SiteConfig } from "./types.ts";
+import { ABSOLUTE_RULE, absolutePath } from "./test_support.ts";
 
-const SITE = { local_path: "/data", bucket: "b" };
+const SITE = { local_path: absolutePath("/data"), bucket: "b" };
 const sites = (...list: unknown[]) => resolveConfig({ sites: list }, {}, 4).config.sites;
 const site = (extra: Record<string, unknown>): SiteConfig => {
   const [first] = sites({ ...SITE, ...extra });
@@ -16,7 +17,7 @@ const fails = (extra: Record<string, unknown>, message: string | RegExp) =>
 Deno.test("resolveSite() fills every site default", () => {
   const s = site({});
   assert.equal(s.name, "b");
-  assert.equal(s.localPath, "/data");
+  assert.equal(s.localPath, absolutePath("/data"));
   assert.equal(s.endpoint, undefined);
   assert.equal(s.bucketPath, "");
   assert.equal(s.retireDeleted, false);
@@ -60,12 +61,13 @@ Deno.test("resolveSite() lets a site override the global settings", () => {
 });
 
 Deno.test("resolveSite() normalises local_path and requires it absolute", () => {
-  assert.equal(site({ local_path: "/data/" }).localPath, "/data");
-  assert.equal(site({ local_path: "/srv//a/./b/../c/" }).localPath, "/srv/a/c");
-  assert.equal(site({ local_path: "/" }).localPath, "/");
+  const normal = (path: string) => site({ local_path: absolutePath(path) }).localPath;
+  assert.equal(normal("/data/"), absolutePath("/data"));
+  assert.equal(normal("/srv//a/./b/../c/"), absolutePath("/srv/a/c"));
+  assert.equal(normal("/"), absolutePath("/"));
   fails({ local_path: undefined }, "sites[0].local_path: required (the folder to sync)");
   assert.throws(() => sites(SITE, { ...SITE, bucket: "c", local_path: "data" }), {
-    message: 'sites[1].local_path: must be an absolute path (like /data), got "data"',
+    message: `sites[1].local_path: ${ABSOLUTE_RULE}, got "data"`,
   });
 });
 

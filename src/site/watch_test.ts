@@ -9,6 +9,20 @@ import { type Watched, watchSite } from "./watch.ts";
 
 setLogLevel("error");
 
+// These tests make symlinks, which Windows allows only with a privilege; follow_symlinks is
+// refused on Windows (src/config/check.ts), and a link as the root is a POSIX deployment.
+const LINKS = { ignore: Deno.build.os === "windows" };
+
+/**
+ * Whether `site` asked for `count` comparisons. macOS's FSEvents may deliver the creation of the
+ * watched folder itself after the watch started (it batches events, and may hand over some made
+ * just before), which asks for one more; inotify and Windows never report the watched folder.
+ */
+function assertReconciles(site: FakeSite, count: number): void {
+  if (Deno.build.os === "darwin") assert.ok(site.reconciles >= count, `${site.reconciles}`);
+  else assert.equal(site.reconciles, count);
+}
+
 /** Records what the watcher tells its site; `until` waits for a state, never for a time. */
 class FakeSite implements Watched {
   readonly config: Watched["config"];
@@ -69,58 +83,69 @@ async function repoint(path: string, target: string): Promise<void> {
   await Deno.rename(`${path}.new`, path);
 }
 
-Deno.test("watchSite() watches the new folder, and asks for a comparison, when its link is re-pointed", async () => {
-  const dir = await Deno.makeTempDir();
-  await Deno.mkdir(`${dir}/a`);
-  await Deno.mkdir(`${dir}/b`);
-  await Deno.symlink(`${dir}/a`, `${dir}/site`);
-  const site = new FakeSite(`${dir}/site`);
-  const stop = new AbortController();
-  const watching = watchSite(site, stop.signal, { rootCheckMs: 50 });
-  try {
-    await site.until("the first watch", () => site.ups === 1);
-    await Deno.writeTextFile(`${dir}/a/one.txt`, "1");
-    await site.until("one.txt due", () => site.due.has("one.txt"));
-    // Nothing happens inside either folder: only the periodic check can see the new target.
-    await repoint(`${dir}/site`, `${dir}/b`);
-    await site.until("a second watch and a comparison", () => site.ups === 2);
-    assert.equal(site.reconciles, 1);
-    await Deno.writeTextFile(`${dir}/a/old.txt`, "old");
-    await Deno.writeTextFile(`${dir}/b/two.txt`, "2");
-    await site.until("two.txt due", () => site.due.has("two.txt"));
-    assert.equal(site.due.has("old.txt"), false);
-    assert.deepEqual(site.downs, []);
-  } finally {
-    stop.abort();
-    await watching;
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("watchSite() reports a root that is gone without an event, and resumes when it is back", async () => {
-  const dir = await Deno.makeTempDir();
-  await Deno.mkdir(`${dir}/a`);
-  await Deno.symlink(`${dir}/a`, `${dir}/site`);
-  const site = new FakeSite(`${dir}/site`);
-  const stop = new AbortController();
-  const watching = watchSite(site, stop.signal, { rootCheckMs: 50 });
-  try {
-    await site.until("the first watch", () => site.ups === 1);
-    // The watch is on the link's target, which sees nothing of the link's removal.
-    await Deno.remove(`${dir}/site`);
-    await site.until("the outage", () => site.downs.length === 1);
-    assert.match(site.downs[0]!, /site" was removed or moved; watching it again when it is back$/);
+Deno.test(
+  "watchSite() watches the new folder, and asks for a comparison, when its link is re-pointed",
+  LINKS,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
     await Deno.symlink(`${dir}/a`, `${dir}/site`);
-    await site.until("the watch back and a comparison", () => site.ups === 2);
-    assert.equal(site.reconciles, 1);
-    await Deno.writeTextFile(`${dir}/a/back.txt`, "back");
-    await site.until("back.txt due", () => site.due.has("back.txt"));
-  } finally {
-    stop.abort();
-    await watching;
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    const site = new FakeSite(`${dir}/site`);
+    const stop = new AbortController();
+    const watching = watchSite(site, stop.signal, { rootCheckMs: 50 });
+    try {
+      await site.until("the first watch", () => site.ups === 1);
+      await Deno.writeTextFile(`${dir}/a/one.txt`, "1");
+      await site.until("one.txt due", () => site.due.has("one.txt"));
+      // Nothing happens inside either folder: only the periodic check can see the new target.
+      await repoint(`${dir}/site`, `${dir}/b`);
+      await site.until("a second watch and a comparison", () => site.ups === 2);
+      assertReconciles(site, 1);
+      await Deno.writeTextFile(`${dir}/a/old.txt`, "old");
+      await Deno.writeTextFile(`${dir}/b/two.txt`, "2");
+      await site.until("two.txt due", () => site.due.has("two.txt"));
+      assert.equal(site.due.has("old.txt"), false);
+      assert.deepEqual(site.downs, []);
+    } finally {
+      stop.abort();
+      await watching;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "watchSite() reports a root that is gone without an event, and resumes when it is back",
+  LINKS,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.symlink(`${dir}/a`, `${dir}/site`);
+    const site = new FakeSite(`${dir}/site`);
+    const stop = new AbortController();
+    const watching = watchSite(site, stop.signal, { rootCheckMs: 50 });
+    try {
+      await site.until("the first watch", () => site.ups === 1);
+      // The watch is on the link's target, which sees nothing of the link's removal.
+      await Deno.remove(`${dir}/site`);
+      await site.until("the outage", () => site.downs.length === 1);
+      assert.match(
+        site.downs[0]!,
+        /site" was removed or moved; watching it again when it is back$/,
+      );
+      await Deno.symlink(`${dir}/a`, `${dir}/site`);
+      await site.until("the watch back and a comparison", () => site.ups === 2);
+      assertReconciles(site, 1);
+      await Deno.writeTextFile(`${dir}/a/back.txt`, "back");
+      await site.until("back.txt due", () => site.due.has("back.txt"));
+    } finally {
+      stop.abort();
+      await watching;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("watchSite() stops as soon as its signal aborts, with the default check period", async () => {
   const dir = await Deno.makeTempDir();
@@ -135,7 +160,7 @@ Deno.test("watchSite() stops as soon as its signal aborts, with the default chec
     await watching;
     await Deno.remove(dir, { recursive: true });
   }
-  assert.equal(site.reconciles, 0);
+  assertReconciles(site, 0);
 });
 
 async function tree(): Promise<{ root: string; outside: string }> {
@@ -162,30 +187,38 @@ async function watching(site: FakeSite, test: () => Promise<void>): Promise<void
   }
 }
 
-Deno.test("watchSite() names a change behind a followed folder link by the link's path and its own", async () => {
-  const { root } = await tree();
-  const site = new FakeSite(root, true);
-  await watching(site, async () => {
-    await Deno.writeTextFile(`${root}/real/c.txt`, "c");
-    await site.until(
-      "both paths due",
-      () => site.due.has("real/c.txt") && site.due.has("inl/c.txt"),
-    );
-  });
-});
+Deno.test(
+  "watchSite() names a change behind a followed folder link by the link's path and its own",
+  LINKS,
+  async () => {
+    const { root } = await tree();
+    const site = new FakeSite(root, true);
+    await watching(site, async () => {
+      await Deno.writeTextFile(`${root}/real/c.txt`, "c");
+      await site.until(
+        "both paths due",
+        () => site.due.has("real/c.txt") && site.due.has("inl/c.txt"),
+      );
+    });
+  },
+);
 
-Deno.test("watchSite() with any watches a followed link's folder outside the tree", async () => {
-  const { root, outside } = await tree();
-  const site = new FakeSite(root, "any");
-  await watching(site, async () => {
-    await Deno.mkdir(`${outside}/sub`);
-    await site.until("the new folder due", () => site.due.has("outl/sub"));
-    await Deno.writeTextFile(`${outside}/sub/o.txt`, "o");
-    await site.until("the file due", () => site.due.has("outl/sub/o.txt"));
-  });
-});
+Deno.test(
+  "watchSite() with any watches a followed link's folder outside the tree",
+  LINKS,
+  async () => {
+    const { root, outside } = await tree();
+    const site = new FakeSite(root, "any");
+    await watching(site, async () => {
+      await Deno.mkdir(`${outside}/sub`);
+      await site.until("the new folder due", () => site.due.has("outl/sub"));
+      await Deno.writeTextFile(`${outside}/sub/o.txt`, "o");
+      await site.until("the file due", () => site.due.has("outl/sub/o.txt"));
+    });
+  },
+);
 
-Deno.test("watchSite() never names a change by a link it does not follow", async () => {
+Deno.test("watchSite() never names a change by a link it does not follow", LINKS, async () => {
   const { root } = await tree();
   const site = new FakeSite(root, false);
   await watching(site, async () => {
@@ -200,7 +233,7 @@ Deno.test("watchSite() never names a change by a link it does not follow", async
   });
 });
 
-Deno.test("LinkWatches keeps at most MAX_LINK_WATCHES watches behind links", async () => {
+Deno.test("LinkWatches keeps at most MAX_LINK_WATCHES watches behind links", LINKS, async () => {
   const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "s3sync-linkwatch-" }));
   await Deno.mkdir(`${base}/root`);
   for (let i = 0; i < MAX_LINK_WATCHES + 3; i++) {
