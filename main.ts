@@ -60,8 +60,17 @@ function printSummary(summary: Summary): void {
   );
 }
 
-/** `--json`'s one object for --once and --dry-run: snake_case names, numbers as numbers. */
-function summaryJson(summary: Summary, mode: string, exitCode: number): Record<string, unknown> {
+/**
+ * `--json`'s one object for --once and --dry-run: snake_case names, numbers as numbers. `held`:
+ * the deletes the delete guard held back, by site, which is what `--confirm-delete SITE=N` takes;
+ * shown only when there are some.
+ */
+function summaryJson(
+  summary: Summary,
+  mode: string,
+  exitCode: number,
+  held: Record<string, number>,
+): Record<string, unknown> {
   return {
     mode,
     checked: summary.checked,
@@ -73,6 +82,7 @@ function summaryJson(summary: Summary, mode: string, exitCode: number): Record<s
     failed_jobs: summary.failed,
     seconds: Math.round(summary.seconds * 1000) / 1000,
     exit_code: exitCode,
+    ...(Object.keys(held).length > 0 ? { held_deletes: held } : {}),
   };
 }
 
@@ -191,15 +201,17 @@ async function runOnce(loaded: LoadedConfig, flags: CommandFlags): Promise<numbe
     : summary.failed > 0 || summary.errors > 0 || stopping
     ? 1
     : 0;
+  const held: Record<string, number> = {};
   for (const site of tripped) {
     const count = site.guard.tripped!.count;
+    held[site.config.name] = count;
     print(
       `site ${JSON.stringify(site.config.name)}: held back ${count} deletes (more than ` +
         `max_delete allows); to make them: --once --confirm-delete ` +
         `${JSON.stringify(`${site.config.name}=${count}`)}`,
     );
   }
-  if (flags.json) printStdout(JSON.stringify(summaryJson(summary, mode, code)));
+  if (flags.json) printStdout(JSON.stringify(summaryJson(summary, mode, code, held)));
   else printSummary(summary);
   return code;
 }

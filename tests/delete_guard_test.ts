@@ -27,17 +27,25 @@ const REMOVED = FILES.slice(4);
 const KEPT = FILES.slice(0, 4);
 const TOKEN = "confirm-token-for-tests";
 
+/** The same 20 files with the 16 in a folder of their own, which the move tests rename. */
+const SPLIT = [...KEPT.map((rel) => rel.replace("dir/", "keep/")), ...REMOVED];
+const moved = (rels: readonly string[]) => rels.map((rel) => rel.replace("dir/", "moved/"));
+
 /** A folder of 20 files and a bucket that holds them, synced by a first --once. */
-async function syncedSite(label: string, site: Record<string, unknown> = {}) {
+async function syncedSite(
+  label: string,
+  site: Record<string, unknown> = {},
+  files: readonly string[] = FILES,
+) {
   const root = await tempDir();
-  for (const rel of FILES) await writeFile(root, rel, `content of ${rel}`);
+  for (const rel of files) await writeFile(root, rel, `content of ${rel}`);
   const bucket = await newBucket(label);
   const config = await writeConfig(await tempDir(), [
     { name: label, local_path: root, bucket, retire_deleted: true, ...site },
   ]);
   const first = await runDaemon(["--config", config, "--once"]);
   assert.equal(first.code, 0, first.stderr);
-  assert.deepEqual(await sortedKeys(bucket), FILES);
+  assert.deepEqual(await sortedKeys(bucket), [...files].sort());
   return { root, bucket, config };
 }
 
@@ -53,13 +61,31 @@ Deno.test("--once holds back a comparison's deletes over max_delete and exits 4 
   assert.match(held.stderr, /sample="dir\/f04\.txt, dir\/f05\.txt, /);
   assert.match(held.stdout, /--confirm-delete "guardonce=16"/);
 
+  // --json names the count held per site, what --confirm-delete takes; the hint goes to stderr.
+  const json = await runDaemon(["--config", config, "--once", "--json"]);
+  assert.equal(json.code, 4, json.stderr);
+  const summary = JSON.parse(json.stdout);
+  assert.deepEqual(summary.held_deletes, { guardonce: 16 });
+  assert.equal(summary.exit_code, 4);
+  assert.match(json.stderr, /--confirm-delete "guardonce=16"/);
+
   // An approval of another count covers nothing.
   const wrong = await runDaemon(["--config", config, "--once", "--confirm-delete", "guardonce=15"]);
   assert.equal(wrong.code, 4, wrong.stderr);
   assert.deepEqual(await sortedKeys(bucket), FILES);
 
-  const confirmed = await runDaemon(["--config", config, "--once", "--confirm-delete", "16"]);
+  const confirmed = await runDaemon([
+    "--config",
+    config,
+    "--once",
+    "--confirm-delete",
+    "16",
+    "--json",
+  ]);
   assert.equal(confirmed.code, 0, confirmed.stderr);
+  const done = JSON.parse(confirmed.stdout);
+  assert.equal(done.deleted, 16);
+  assert.equal(done.held_deletes, undefined, "nothing held, no field");
   assert.deepEqual(await sortedKeys(bucket), KEPT);
 });
 
@@ -82,8 +108,16 @@ Deno.test("max_delete: 100% lets a comparison delete everything missing", async 
 });
 
 /** The daemon watching a synced site, with /info, /metrics and the HTTP token. */
-async function watchedSite(label: string) {
-  const { root, bucket, config } = await syncedSite(label, { watch_interval: "300ms" });
+async function watchedSite(
+  label: string,
+  files: readonly string[] = FILES,
+  site: Record<string, unknown> = {},
+) {
+  const { root, bucket, config } = await syncedSite(
+    label,
+    { watch_interval: "300ms", ...site },
+    files,
+  );
   const httpPort = freePort();
   const metricsPort = freePort();
   const daemon = new Daemon([
@@ -158,6 +192,49 @@ Deno.test("a tripped guard lets go once enough files are back, and deletes only 
     await waitFor("the guard released", async () => (await info()) === null);
     await waitForKeys(bucket, [...KEPT, ...back]);
     assert.match(daemon.log, /delete guard released/);
+  } finally {
+    await daemon.stop();
+  }
+});
+
+Deno.test("a watched mv of most of the tree is no loss: the old keys go uncounted; an rm -rf still trips", async () => {
+  // A count, not a share: the new keys in the listing do not raise it while the old ones wait.
+  const { root, bucket, daemon, info } = await watchedSite("guardmove", SPLIT, { max_delete: 10 });
+  const kept = SPLIT.slice(0, KEPT.length);
+  try {
+    await Deno.rename(`${root}/dir`, `${root}/moved`);
+    await waitForKeys(bucket, [...kept, ...moved(REMOVED)]);
+    // Copied inside the bucket, each verified, so that deleting the old key loses nothing.
+    assert.match(daemon.log, /copied site=guardmove key="?moved\/f04\.txt"? from="?dir\/f04\.txt/);
+    assert.doesNotMatch(daemon.log, /delete guard tripped/);
+    assert.equal(await info(), null);
+
+    // The same 16 files gone for good trip the guard, and the move's 16 deletes are not among
+    // those counted in the window.
+    await Deno.remove(`${root}/moved`, { recursive: true });
+    await waitFor("16 deletes held in /info", async () => (await info())?.held === 16);
+    const guard = await info();
+    assert.equal(guard.recently_deleted, 0);
+    assert.deepEqual(await sortedKeys(bucket), [...kept, ...moved(REMOVED)].sort(), "none deleted");
+  } finally {
+    await daemon.stop();
+  }
+});
+
+Deno.test("a watched mv whose copies fail counts its deletes: a proposed move is no survival", async () => {
+  // RGW copies no SSE-KMS object (501): each renamed file is uploaded instead, so the old keys'
+  // bytes were never copied by the move, and their deletes count like those of an rm -rf.
+  const { root, bucket, daemon, info } = await watchedSite("guardmovefail", SPLIT, {
+    max_delete: 10,
+    sse: "aws:kms",
+    sse_kms_key_id: "s3sync-test-key",
+  });
+  const kept = SPLIT.slice(0, KEPT.length);
+  try {
+    await Deno.rename(`${root}/dir`, `${root}/moved`);
+    await waitFor("16 deletes held in /info", async () => (await info())?.held === 16);
+    assert.doesNotMatch(daemon.log, / copied site=/);
+    assert.deepEqual(await sortedKeys(bucket), [...kept, ...moved(REMOVED), ...REMOVED].sort());
   } finally {
     await daemon.stop();
   }

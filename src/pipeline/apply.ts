@@ -165,6 +165,7 @@ async function applyCopy(
     return AGAIN;
   }
   recorded(ctx, rel, file, etag);
+  if (action.kind === "move") ctx.moveCopied(action.from, rel, verified, etag);
   return DONE;
 }
 

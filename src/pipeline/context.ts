@@ -86,6 +86,11 @@ export interface SiteContext extends Comparer {
   moveSourcesFor(rel: string): string[];
   /** True while `rel` may still be the source of a rename's copy: its delete waits. */
   isMoveSource(rel: string): boolean;
+  /**
+   * A rename's copy of `from` to `rel` was made and verified against the file's bytes: `fromEtag`
+   * is the source ETag it was pinned to, `etag` the new key's. The old key's delete loses nothing.
+   */
+  moveCopied(from: string, rel: string, fromEtag: string, etag: string): void;
   keyOf(rel: string): string;
   localPath(rel: string): string;
   /** How the site treats symlinks; absent: links are no files. */

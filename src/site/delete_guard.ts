@@ -13,7 +13,9 @@
  * objects stay in the bucket and in the site's listing, and each later comparison counts them
  * again. It lets them go when a comparison finds the count back under the cap (files restored),
  * or when the operator approved exactly that count (`confirm`, or `approve` before a --once run).
- * This module decides; the site and the feeder act and log.
+ * This module decides; the site and the feeder act and log. A rename is no loss: the delete of an
+ * old key whose object a move copied to its new key, verified, is not counted at all, and one whose
+ * move may still copy it waits for that outside the count (site_guard.ts).
  * @module
  */
 
@@ -162,6 +164,14 @@ export class DeleteGuard {
     this.#waiting.delete(rel);
     this.#released.push(now);
     return { verdict: "go" };
+  }
+
+  /**
+   * The delete of `rel` waits for something other than company (a move that may still copy its
+   * object): it stops counting among the waiting until it is asked about again.
+   */
+  postpone(rel: string): void {
+    this.#waiting.delete(rel);
   }
 
   /** The check of `rel` decided no delete after all (the file came back). */

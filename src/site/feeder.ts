@@ -2,27 +2,24 @@
  * The feeder: the head of a site's pipeline. It turns "look at this path" (due paths from the
  * watcher and from jobs to retry, and the periodic reconcile) into file paths for the checksum
  * stage: a folder becomes every file in and under it, plus every object under it whose file is
- * gone. It owns the bucket listing that each reconcile starts with, and closes nothing: the site
- * closes the checks channel when `run` returns.
+ * gone (the merge of walk and listing is comparison.ts). It owns the bucket listing that each
+ * reconcile starts with, and closes nothing: the site closes the checks channel when `run`
+ * returns.
  * @module
  */
 
-import type { SiteConfig } from "../config/types.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { errorMessage, isNotFound } from "../lib/errors.ts";
-import { compareKeys } from "../lib/key_order.ts";
 import { log } from "../lib/log.ts";
-import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
-import type { RemoteIndex } from "../state/listing.ts";
+import type { SiteStats } from "../pipeline/context.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { abortStaleUploads, listPrefix } from "./bucket.ts";
-import { type DeleteGuard, SAMPLE_SIZE } from "./delete_guard.ts";
-import type { SiteGuard } from "./site_guard.ts";
+import { compareDir, compareRoot, type ComparisonHost } from "./comparison.ts";
 import type { DuePaths } from "./due.ts";
-import { isUnder, type KeyMap } from "./keys.ts";
-import { resolveLink, type SiteLinks, type Target } from "./links.ts";
-import { describeFsError, walkInKeyOrder } from "./walk.ts";
+import type { KeyMap } from "./keys.ts";
+import { resolveLink, type Target } from "./links.ts";
+import { describeFsError } from "./walk.ts";
 
 /** A failed listing is tried again within this long. */
 const LIST_RETRY_MS = 30_000;
@@ -35,33 +32,23 @@ const HELD_RECHECK_MS = 60_000;
 const HELD_RECHECK_AFTER_CHANGE_MS = 2_000;
 
 /** What the feeder needs from its site. */
-export interface FeederHost {
-  readonly config: SiteConfig;
+export interface FeederHost extends ComparisonHost {
   readonly store: ObjectStore;
   readonly keys: KeyMap;
-  readonly remote: RemoteIndex;
   readonly stats: SiteStats;
   /** Its multipart uploads, for the clean-up at start. */
   readonly state: Pick<SiteState, "uploads">;
   readonly due: DuePaths;
-  /** The links its walks follow, and what they found of them. */
-  readonly links: SiteLinks;
   readonly once: boolean;
   readonly dryRun: boolean;
   /** False while the watcher is down: then the site reconciles every minute. */
   readonly watching: boolean;
-  rootIsPresent(): Promise<boolean>;
   localPath(rel: string): string;
-  isIncluded(rel: string): boolean;
-  /** Queues one path for the checksum stage (waits while the stage is full). */
-  send(rel: string, signal: AbortSignal): Promise<void>;
   /** `rel` turned out to be a folder: an event for it says nothing about its own bytes. */
   forgetTouched(rel: string): void;
-  recordError(scope: ErrorScope, message: string): void;
   notifyIfIdle(): void;
   /** A full comparison starts (the bucket is listed): deletes the server refused may be tried again. */
   comparing(): void;
-  readonly guard: SiteGuard;
 }
 
 export class Feeder {
@@ -127,7 +114,7 @@ export class Feeder {
     try {
       if (!await this.#list(intake)) return false;
       this.site.comparing();
-      await this.#expandRoot(intake);
+      await compareRoot(this.site, intake);
       this.site.stats.lastReconcileAt = new Date();
       return true;
     } finally {
@@ -197,7 +184,7 @@ export class Feeder {
       else site.links.forget(rel);
       site.forgetTouched(rel);
       if (site.remote.has(rel)) await site.send(rel, signal);
-      await this.#expandDir(rel, signal);
+      await compareDir(site, rel, signal);
       return;
     }
     // No folder here (any more): nor any link under it. A link is told apart: a file link's
@@ -217,111 +204,5 @@ export class Feeder {
     await links.refreshRoot();
     // One that cannot be looked at is left to the check, which reports it.
     return await resolveLink(links, rel, new Set(), config.name).catch(() => undefined);
-  }
-
-  async #expandRoot(signal: AbortSignal): Promise<void> {
-    const { site } = this;
-    if (!await site.rootIsPresent()) {
-      site.recordError(
-        "local",
-        `Local folder "${site.config.localPath}" is missing, not a folder or unreadable; ` +
-          `nothing is uploaded or deleted until it is back`,
-      );
-      return;
-    }
-    // Counted before any goes, unless the guard is off: then they go as the walk finds them.
-    const counting = site.config.retireDeleted && !site.guard.off;
-    const deletes = counting ? new Counted(site.guard, site.remote.size) : undefined;
-    const heldBack = await this.#expandDir("", signal, deletes);
-    if (deletes && !heldBack && site.guard.judge(deletes.count, deletes.sample)) {
-      for (const rel of deletes.kept) {
-        site.guard.clear(rel);
-        await site.send(rel, signal);
-      }
-    }
-    if (heldBack && site.config.retireDeleted) {
-      log.warn(
-        "local folder is empty but the bucket is not; deleting nothing, as an unmounted disk " +
-          "looks the same (delete the objects by hand if you meant it)",
-        { site: site.config.name, objects: site.remote.size },
-      );
-    }
-  }
-
-  /**
-   * Sends every file in and under `dir`, and every object under it whose file is gone: the walk
-   * and the index are merged in key order, so memory holds the folders on the walk's path, not
-   * the tree. Returns true when it held objects back because the root holds no file. With
-   * `deletes`, objects whose file is gone are counted there instead, for the delete guard.
-   */
-  async #expandDir(dir: string, signal: AbortSignal, deletes?: Counted): Promise<boolean> {
-    const { site } = this;
-    const onError = (rel: string, err: unknown) =>
-      site.recordError("local", `Cannot read "${rel || "."}": ${describeFsError(err)}`);
-    // Excluded files are dropped by the walk; those with an object come from the index. The
-    // walk tells the site again which links are under `dir`.
-    site.links.beginWalk(dir);
-    const links = { links: site.links, site: site.config.name };
-    const keep = (rel: string) => site.isIncluded(rel);
-    const walk = walkInKeyOrder(site.config.localPath, dir, keep, onError, links);
-    const unmounted = await site.guard.unmountedFolders(dir);
-    const objects = site.remote.keysUnder(dir);
-    let object = objects.next();
-    let found = 0;
-    // An empty root may be an unmounted disk: its objects are left alone (see expandRoot). The
-    // root is searched for a file only when an object without one comes first.
-    let mayRetire = (dir === "" ? undefined : true) as boolean | undefined;
-    const sendObjectsBefore = async (rel: string | undefined) => {
-      while (!object.done && (rel === undefined || compareKeys(object.value, rel) < 0)) {
-        const orphan = object.value;
-        object = objects.next();
-        if (unmounted.some((point) => isUnder(orphan, point))) continue;
-        mayRetire ??= found > 0 || await this.#rootHasAFile();
-        if (!mayRetire) continue;
-        if (deletes) deletes.add(orphan);
-        else await site.send(orphan, signal);
-      }
-    };
-    for await (const entry of walk) {
-      if (entry.unreadable) {
-        // Never delete what we could not see.
-        await sendObjectsBefore(entry.rel && `${entry.rel}/`);
-        while (!object.done && isUnder(object.value, entry.rel)) object = objects.next();
-        continue;
-      }
-      found++;
-      await sendObjectsBefore(entry.rel);
-      if (object.value === entry.rel) object = objects.next();
-      await site.send(entry.rel, signal);
-    }
-    await sendObjectsBefore(undefined);
-    site.links.settle();
-    return mayRetire === false && found === 0;
-  }
-
-  async #rootHasAFile(): Promise<boolean> {
-    const { site } = this;
-    const links = { links: site.links, site: site.config.name };
-    const walk = walkInKeyOrder(site.config.localPath, "", () => true, () => {}, links);
-    for await (const entry of walk) if (!entry.unreadable) return true;
-    return false;
-  }
-}
-
-/** What a comparison would delete: the count, the first few, and as many as could go. */
-class Counted {
-  count = 0;
-  readonly sample: string[] = [];
-  readonly kept: string[] = [];
-  readonly #keep: number;
-
-  constructor(guard: DeleteGuard, objects: number) {
-    this.#keep = guard.keepAtMost(objects);
-  }
-
-  add(rel: string): void {
-    this.count++;
-    if (this.sample.length < SAMPLE_SIZE) this.sample.push(rel);
-    if (this.kept.length < this.#keep) this.kept.push(rel);
   }
 }

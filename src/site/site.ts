@@ -6,49 +6,39 @@
  *
  * The watcher and the periodic reconcile only say "look at this path"; the feeder (feeder.ts)
  * expands folders, the checksum stage decides what a path needs by looking at the disk and the
- * bucket as they are, and the upload stage acts. A path is in the pipeline at most once (jobs.ts
- * keeps that, and parks what failed). The feeder's end closes `checks`, the checksum stage closes
- * `actions`; stopping is "stop the feeder, then await both stages".
+ * bucket as they are, and the upload stage acts (stages.ts). A path is in the pipeline at most once
+ * (jobs.ts keeps that, and parks what failed). The feeder's end closes `checks`, the checksum stage
+ * closes `actions`; stopping is "stop the feeder, then await both stages".
  * @module
  */
 
 import type { SiteConfig } from "../config/types.ts";
-import { Channel } from "../lib/channel.ts";
-import { drain, Limiter } from "../lib/limiter.ts";
 import { joinLocal } from "../lib/local_paths.ts";
 import { log } from "../lib/log.ts";
-import { apply } from "../pipeline/apply.ts";
-import { evaluate } from "../pipeline/check.ts";
-import { type Action, type ErrorScope, type SiteContext, SiteStats } from "../pipeline/context.ts";
-import { DELETE_BATCH, DeleteBatcher } from "../pipeline/deletes.ts";
+import { type ErrorScope, SiteStats } from "../pipeline/context.ts";
+import { DeleteBatcher } from "../pipeline/deletes.ts";
 import type { HashPool } from "../pipeline/hash_pool.ts";
 import type { FileDigest } from "../pipeline/hash.ts";
 import type { ListingStore, RemoteIndex } from "../state/listing.ts";
 import type { SiteState } from "../state/store.ts";
 import type { ObjectStore } from "../store/types.ts";
-import { dropUnusedUpload } from "./bucket.ts";
 import type { Tripped } from "./delete_guard.ts";
 import { DuePaths } from "./due.ts";
 import { Feeder, type FeederHost } from "./feeder.ts";
-import { Jobs, type JobsHost } from "./jobs.ts";
 import { isIncluded, KeyMap } from "./keys.ts";
 import { SiteLinks } from "./links.ts";
 import { Moves } from "./moves.ts";
 import type { MountMemory } from "./mounts.ts";
 import { SiteGuard } from "./site_guard.ts";
+import { type StageHost, type StageLimits, Stages } from "./stages.ts";
 import { isReadableFolder } from "./walk.ts";
 import { watchSite } from "./watch.ts";
 
-export interface SiteOptions {
+export interface SiteOptions extends StageLimits {
   readonly state: SiteState;
   /** Where the site keeps what it lists of its bucket. */
   readonly listings: ListingStore;
   readonly hashes: HashPool;
-  readonly checksum: Limiter;
-  readonly upload: Limiter;
-  /** The most `upload` ever allows; with "auto" its limit moves up to this. */
-  readonly uploadMax: number;
-  readonly uploadQueueBuffer: number;
   /** Reconcile once, drain, and return: no watcher, no retries beyond the S3 ones. */
   readonly once: boolean;
   readonly dryRun: boolean;
@@ -69,7 +59,7 @@ export interface SiteInfo {
   readonly deleteGuard?: Tripped;
 }
 
-export class Site implements SiteContext, FeederHost, JobsHost {
+export class Site implements FeederHost, StageHost {
   readonly remote: RemoteIndex;
   readonly stats = new SiteStats();
   readonly keys: KeyMap;
@@ -81,14 +71,11 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   readonly #moves: Moves;
   /** Paths the watcher reported since their last check: compared by content, not by their row. */
   readonly #touched = new Set<string>();
-  readonly #jobs = new Jobs(this);
+  readonly #stages = new Stages(this);
+  readonly #jobs = this.#stages.jobs;
   #initialSyncDone = false;
   /** Assumed until the watcher says otherwise, so that a first failure is reported. */
   #watching = true;
-  #checks: Channel<string> | undefined;
-  #actions: Channel<Action> | undefined;
-  /** Jobs being worked on right now, per stage (a slot held). */
-  readonly #active = { checksum: 0, upload: 0 };
 
   constructor(
     readonly config: SiteConfig,
@@ -149,7 +136,12 @@ export class Site implements SiteContext, FeederHost, JobsHost {
   }
 
   isMoveSource(rel: string): boolean {
-    return this.#moves.isSource(rel);
+    // A completed copy needs its source no more: the old key's delete may go.
+    return this.#moves.isSource(rel) && !this.guard.survives(rel);
+  }
+
+  moveCopied(from: string, rel: string, fromEtag: string, etag: string): void {
+    this.guard.moved(from, rel, fromEtag, etag);
   }
 
   keyOf(rel: string): string {
@@ -187,11 +179,12 @@ export class Site implements SiteContext, FeederHost, JobsHost {
 
   info(): SiteInfo {
     const { checksum, upload } = this.queueLengths();
+    const inFlight = this.inFlight();
     return {
       name: this.config.name,
       initialSyncDone: this.#initialSyncDone,
       queued: Math.max(0, this.due.size - this.#jobs.parked) + checksum + upload,
-      inFlight: this.#active.checksum + this.#active.upload,
+      inFlight: inFlight.checksum + inFlight.upload,
       parked: this.#jobs.parked,
       lastError: this.stats.lastError,
       lastSyncAt: this.stats.lastSyncAt,
@@ -201,12 +194,12 @@ export class Site implements SiteContext, FeederHost, JobsHost {
 
   /** Jobs waiting in each stage's channel. */
   queueLengths(): { checksum: number; upload: number } {
-    return { checksum: this.#checks?.size ?? 0, upload: this.#actions?.size ?? 0 };
+    return this.#stages.queueLengths();
   }
 
   /** Jobs a worker of each stage is busy with. */
   inFlight(): { checksum: number; upload: number } {
-    return { ...this.#active };
+    return this.#stages.inFlight();
   }
 
   get parked(): number {
@@ -235,105 +228,28 @@ export class Site implements SiteContext, FeederHost, JobsHost {
    * aborts S3 calls in flight; the caller aborts it only after a grace period.
    */
   async run(intake: AbortSignal, cancel: AbortSignal): Promise<void> {
-    const checks = new Channel<string>(this.options.checksum.limit);
-    const actions = new Channel<Action>(this.options.uploadQueueBuffer);
-    this.#checks = checks;
-    this.#actions = actions;
+    const checks = this.#stages.open();
     const watching = this.options.once ? Promise.resolve() : watchSite(this, intake);
     const feeding = this.#feeder.run(intake)
       .catch((err) => {
         if (!intake.aborted) throw err;
       })
       .finally(() => checks.close());
-    // A site holds at most this many paths between its checks channel and its upload stage:
-    // being checked, or checked and waiting for an upload worker. When uploads are the slower
-    // stage, the feeder (and the walk behind it) waits, instead of every checked file becoming
-    // a task waiting to hand its action over, which cost O(waiting) each.
-    const { checksum, upload, uploadMax, uploadQueueBuffer } = this.options;
-    const ahead = new Limiter(checksum.limit + uploadMax + uploadQueueBuffer);
-    const checking = drain(checks, ahead, async (rel) => {
-      // The shared checksum slot is held for the check alone: one site's slow uploads never
-      // hold checksum workers that other sites could use.
-      const release = await checksum.acquire(cancel);
-      this.#active.checksum++;
-      const action = await this.#check(rel, cancel).finally(() => {
-        this.#active.checksum--;
-        release();
-      });
-      if (action) await actions.send(action, { signal: cancel });
-    }, cancel).finally(() => actions.close());
-    // A delete waits for company to share a DeleteObjects request; it does so without holding an
-    // upload worker, so that a removed folder goes out in batches of up to 1,000 keys, not of
-    // as many as there are workers.
-    const deleting = new Limiter(DELETE_BATCH);
-    const applying = drain(actions, upload, async (action, release) => {
-      const releaseDelete = action.kind === "delete" ? await deleting.acquire(cancel) : undefined;
-      if (releaseDelete) release();
-      this.#active.upload++;
-      await this.#apply(action, cancel).finally(() => {
-        this.#active.upload--;
-        releaseDelete?.();
-      });
-    }, cancel);
+    const working = this.#stages.run(cancel);
     // Every part is awaited, even when one fails, so that nothing outlives the site.
-    const results = await Promise.allSettled([watching, feeding, checking, applying]);
+    const results = await Promise.allSettled([watching, feeding, working]);
     for (const result of results) {
       if (result.status === "rejected" && !cancel.aborted) throw result.reason;
     }
   }
 
   /** Queues one path for the checksum stage, once: a path in flight is marked to be looked at again. */
-  async send(rel: string, signal: AbortSignal): Promise<void> {
-    // Excluded paths never reach the queues, unless they left an object to retire.
-    if (!this.isIncluded(rel) && !(this.config.retireDeleted && this.remote.has(rel))) {
-      this.forgetTouched(rel);
-      return;
-    }
-    if (!this.#jobs.enter(rel)) return;
-    try {
-      await this.#checks!.send(rel, { signal });
-    } catch (err) {
-      this.#jobs.leave(rel);
-      throw err;
-    }
+  send(rel: string, signal: AbortSignal): Promise<void> {
+    return this.#stages.send(rel, signal);
   }
 
-  async #check(rel: string, cancel: AbortSignal): Promise<Action | undefined> {
-    try {
-      const action = await evaluate(this, rel, cancel);
-      if (action?.kind !== "delete") this.guard.forget(rel);
-      const admission = action?.kind === "delete" ? this.guard.admitDelete(rel) : undefined;
-      if (admission && admission.verdict !== "go") {
-        // Not deleted now: the path is looked at again when its wait ends; a held one stays in
-        // the listing, so the next comparison counts it again.
-        await this.#finish(rel, false, cancel);
-        if (admission.verdict === "wait") this.due.set(rel, admission.at);
-        return undefined;
-      }
-      if (!action) await this.#finish(rel, false, cancel);
-      return action;
-    } catch (err) {
-      this.#jobs.fail(rel, err, cancel);
-      return undefined;
-    }
-  }
-
-  async #apply(action: Action, cancel: AbortSignal): Promise<void> {
-    try {
-      const { again } = await apply(this, action, cancel);
-      await this.#finish(action.rel, again, cancel);
-    } catch (err) {
-      this.#jobs.fail(action.rel, err, cancel);
-    }
-  }
-
-  async #finish(rel: string, again: boolean, cancel: AbortSignal): Promise<void> {
-    if (!again) this.#moves.done(rel);
-    // An upload kept at start for this file that its job did not use (the check is in memory).
-    if (!this.dryRun && this.state.uploads.has(this.keyOf(rel))) {
-      await dropUnusedUpload(this, rel, cancel);
-    }
-    this.#jobs.finish(rel, again);
+  moveDone(rel: string): void {
+    this.#moves.done(rel);
   }
 
   recordError(scope: ErrorScope, message: string): void {

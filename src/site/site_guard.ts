@@ -2,13 +2,15 @@
  * A site's delete guard: the decisions of delete_guard.ts and mounts.ts, with what the site does
  * about them: the warning when it trips (once per count), the comparison a trip or a confirmation
  * asks for, the error that names an unmounted disk (once, until it is back), and the keys /info
- * shows.
+ * shows. It also knows which deletes lose nothing: those of old keys that a move copied, verified,
+ * to a new key that still holds the copy.
  * @module
  */
 
 import type { SiteConfig } from "../config/types.ts";
 import { log } from "../lib/log.ts";
 import type { ErrorScope } from "../pipeline/context.ts";
+import type { RemoteObject } from "../store/types.ts";
 import { type Admission, DeleteGuard, HOLD_MS, type Tripped } from "./delete_guard.ts";
 import { isUnder } from "./keys.ts";
 import { type MountMemory, pointsUnder, unmounted } from "./mounts.ts";
@@ -16,9 +18,11 @@ import { type MountMemory, pointsUnder, unmounted } from "./mounts.ts";
 /** What the guard needs from its site. */
 export interface GuardHost {
   readonly config: SiteConfig;
-  readonly remote: { readonly size: number };
+  readonly remote: { readonly size: number; get(rel: string): RemoteObject | undefined };
   keyOf(rel: string): string;
   localPath(rel: string): string;
+  /** True while a rename may still copy `rel`'s object to its new path. */
+  isMoveSource(rel: string): boolean;
   requestReconcile(): void;
   recordError(scope: ErrorScope, message: string): void;
 }
@@ -26,6 +30,11 @@ export interface GuardHost {
 export class SiteGuard extends DeleteGuard {
   /** Mount points found unmounted and reported, until they are back. */
   readonly #unmounted = new Set<string>();
+  /**
+   * Old paths whose object a move copied to a new path, with the ETags on both sides right after
+   * the copy: old path -> { to, from: its ETag, copy: the new key's }.
+   */
+  readonly #movedAway = new Map<string, { to: string; from: string; copy: string }>();
 
   constructor(
     private readonly site: GuardHost,
@@ -38,6 +47,18 @@ export class SiteGuard extends DeleteGuard {
 
   /** A delete of `rel` was decided by its check. */
   admitDelete(rel: string): Admission {
+    // Its bytes are in the bucket under the new key: nothing is lost, so nothing is counted, and
+    // a guard tripped by other deletes has no reason to hold it.
+    if (this.survives(rel)) {
+      this.forget(rel);
+      return { verdict: "go" };
+    }
+    if (this.site.isMoveSource(rel)) {
+      // A move may still copy it: it waits for the copy (then it goes, uncounted) or for the move
+      // to expire without one (then it counts like any delete).
+      this.postpone(rel);
+      return { verdict: "wait", at: Date.now() + this.site.config.watchIntervalMs };
+    }
     const admission = this.admit(rel, this.site.remote.size);
     if (admission.verdict === "held" && admission.tripped) {
       this.#report("watched deletes");
@@ -47,9 +68,37 @@ export class SiteGuard extends DeleteGuard {
     return admission;
   }
 
+  /**
+   * A move's copy of `from` to `to` was made and verified against the file's bytes: `fromEtag` is
+   * the source ETag the copy was pinned to, `copyEtag` the new key's.
+   */
+  moved(from: string, to: string, fromEtag: string, copyEtag: string): void {
+    if (!this.site.config.retireDeleted) return; // no delete will ask
+    this.#movedAway.set(from, { to, from: fromEtag, copy: copyEtag });
+  }
+
+  /**
+   * True when deleting `rel` loses nothing: a move copied its object, as the bucket still holds it,
+   * to a new key that still holds that copy. A proposed move, a copy that failed or became an
+   * upload, or either key changed since, is no survival.
+   */
+  survives(rel: string): boolean {
+    const move = this.#movedAway.get(rel);
+    if (!move) return false;
+    const old = this.site.remote.get(rel);
+    if (old?.etag !== move.from) {
+      // Deleted, or rewritten since: this record speaks for an object that is no longer there.
+      this.#movedAway.delete(rel);
+      return false;
+    }
+    return this.site.remote.get(move.to)?.etag === move.copy;
+  }
+
   /** A comparison would delete `count` objects (`sample` the first): true when they may go. */
   judge(count: number, sample: readonly string[]): boolean {
     const before = this.tripped;
+    // Old paths whose object is gone from the listing need no record any more.
+    for (const rel of this.#movedAway.keys()) this.survives(rel);
     const go = this.compared(count, sample, this.site.remote.size);
     if (go && before) {
       log.info("delete guard released: the deletes are under max_delete or were confirmed", {
