@@ -20,9 +20,10 @@
 
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { stringify } from "yaml";
 import { PART_SIZE } from "../src/pipeline/etag.ts";
+import { makeClient } from "./bench/s3.ts";
 import { startTaskPermissions } from "./compile.ts";
 import { ENV_NAMES } from "./s3env.ts";
 import { content, Daemon, Mirror, waitFor, write } from "./smoke_support.ts";
@@ -109,14 +110,7 @@ async function converge(mirror: Mirror, exclude?: RegExp): Promise<void> {
 
 async function smoke(program: string, programArgs: string[], root: string): Promise<void> {
   const s3 = s3FromEnv();
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = makeClient(s3);
   const folder = join(root, "tree");
   const outside = join(root, "outside");
   const config = join(root, "config.yml");

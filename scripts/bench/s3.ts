@@ -17,7 +17,9 @@ import {
 } from "@aws-sdk/client-s3";
 import type { S3Env } from "../s3env.ts";
 
-export function makeClient(s3: S3Env): S3Client {
+export function makeClient(
+  s3: Pick<S3Env, "endpoint" | "region" | "accessKey" | "secretKey">,
+): S3Client {
   return new S3Client({
     endpoint: s3.endpoint,
     region: s3.region,

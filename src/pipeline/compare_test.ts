@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CustomerKeyRefused } from "../store/sse.ts";
+import type { Encryption } from "../config/types.ts";
 import type { ObjectInfo } from "../store/types.ts";
 import { compareContent, type Comparer } from "./compare.ts";
 
@@ -8,10 +9,19 @@ const OTHER_MD5 = "7d793037a0760186574b0282f2f435e7";
 /** What AWS lists for an SSE-KMS object of those bytes: 32 hex digits, not their MD5. */
 const OPAQUE = "0f343b0931126a20f133d67c2b018a3b";
 
-/** A file of 5 bytes with MD5 FILE_MD5, and an object whose HEAD answers `info`; HEADs counted. */
-function comparer(info: Partial<ObjectInfo> | Error | undefined) {
+const KMS: Encryption = { kind: "sse", algorithm: "aws:kms" };
+
+/**
+ * A file of 5 bytes with MD5 FILE_MD5, and an object whose HEAD answers `info`; HEADs counted. The
+ * site writes SSE-KMS objects unless told otherwise.
+ */
+function comparer(
+  info: Partial<ObjectInfo> | Error | undefined,
+  config: { encryption?: Encryption } = { encryption: KMS },
+) {
   const seen = { heads: 0 };
   const fake: Comparer = {
+    config,
     hash: () => Promise.resolve({ size: 5, md5: FILE_MD5, etags: new Map() }),
     store: {
       head: (key) => {
@@ -28,8 +38,12 @@ function comparer(info: Partial<ObjectInfo> | Error | undefined) {
 
 const object = (etag: string) => ({ key: "k", size: 5, etag, storageClass: "STANDARD" });
 
-async function verdict(etag: string, info: Partial<ObjectInfo> | Error | undefined) {
-  const { fake, seen } = comparer(info);
+async function verdict(
+  etag: string,
+  info: Partial<ObjectInfo> | Error | undefined,
+  config: { encryption?: Encryption } = { encryption: KMS },
+) {
+  const { fake, seen } = comparer(info, config);
   const check = await compareContent(fake, "/unused", object(etag));
   return [check.verdict, seen.heads];
 }
@@ -54,6 +68,22 @@ Deno.test("compareContent() reads s3sync-md5 for an ETag that does not match: SS
   assert.deepEqual(await verdict(OTHER_MD5, { etag: OTHER_MD5 }), ["different", 1]);
   assert.deepEqual(await verdict(OTHER_MD5, { etag: OTHER_MD5, encryption: "AES256" }), [
     "different",
+    1,
+  ]);
+});
+
+Deno.test("compareContent() takes an MD5-shaped mismatch as a difference where the site writes no KMS or SSE-C objects", async () => {
+  assert.deepEqual(await verdict(OTHER_MD5, {}, {}), ["different", 0]);
+  assert.deepEqual(
+    await verdict(OTHER_MD5, {}, { encryption: { kind: "sse", algorithm: "AES256" } }),
+    [
+      "different",
+      0,
+    ],
+  );
+  // A multipart ETag of a part size we do not know is still asked about.
+  assert.deepEqual(await verdict(`${OTHER_MD5}-3`, { etag: `${OTHER_MD5}-3` }, {}), [
+    "unknown",
     1,
   ]);
 });

@@ -198,6 +198,7 @@ async function checkFile(
   const path = joinLocal(site.localPath, rel);
   const comparer: Comparer = {
     store: check.store,
+    config: site,
     hash: (file, partSizes, signal, size) => check.hashes.hash(file, partSizes, signal, size),
   };
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
