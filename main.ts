@@ -17,23 +17,22 @@ import {
   statusSource,
 } from "./src/control.ts";
 import { applyProcessSettings, Daemon } from "./src/daemon.ts";
-import { Generation, type Summary } from "./src/generation.ts";
+import { Generation } from "./src/generation.ts";
 import { createHandler } from "./src/http/handler.ts";
 import { serveHttp } from "./src/http/server.ts";
 import { inClusterAccess } from "./src/k8s/configmap.ts";
 import { ConfigError, errorMessage, UsageError } from "./src/lib/errors.ts";
-import {
-  log,
-  print,
-  printStdout,
-  printToStderr,
-  registerSecret,
-  setStatusLine,
-} from "./src/lib/log.ts";
+import { log, print, printStdout, printToStderr, registerSecret } from "./src/lib/log.ts";
 import { createMetrics } from "./src/metrics/metrics.ts";
 import { serveMetrics } from "./src/metrics/server.ts";
 import { lockStateDir, StateDirBusyError, type StateLock } from "./src/state/lock.ts";
-import { type Counters, ProgressReporter } from "./src/progress.ts";
+import {
+  generationCounters,
+  printSummary,
+  startProgress,
+  summaryJson,
+  verifyCounters,
+} from "./src/run_report.ts";
 import {
   formatFinding,
   formatSummary,
@@ -49,100 +48,6 @@ export const VERSION: string = denoConfig.version;
 function fail(message: string, code: number): never {
   Deno.stderr.writeSync(new TextEncoder().encode(`s3sync-service: ${message}\n`));
   Deno.exit(code);
-}
-
-function printSummary(summary: Summary): void {
-  print(
-    `checked ${summary.checked} files, uploaded ${summary.uploaded} ` +
-      `(${summary.bytes} bytes), copied ${summary.copied}, deleted ${summary.deleted}, ` +
-      `errors ${summary.errors}, failed jobs ${summary.failed}, ` +
-      `in ${summary.seconds.toFixed(1)} s`,
-  );
-}
-
-/**
- * `--json`'s one object for --once and --dry-run: snake_case names, numbers as numbers. `held`:
- * the deletes the delete guard held back, by site, which is what `--confirm-delete SITE=N` takes;
- * shown only when there are some.
- */
-function summaryJson(
-  summary: Summary,
-  mode: string,
-  exitCode: number,
-  held: Record<string, number>,
-): Record<string, unknown> {
-  return {
-    mode,
-    checked: summary.checked,
-    uploaded: summary.uploaded,
-    uploaded_bytes: summary.bytes,
-    copied: summary.copied,
-    deleted: summary.deleted,
-    errors: summary.errors,
-    failed_jobs: summary.failed,
-    seconds: Math.round(summary.seconds * 1000) / 1000,
-    exit_code: exitCode,
-    ...(Object.keys(held).length > 0 ? { held_deletes: held } : {}),
-  };
-}
-
-/**
- * Progress of a run that ends, on stderr: a status line on a terminal, else a log line every 10 s.
- * The caller stops it before printing the summary.
- */
-function startProgress(sample: () => Counters): ProgressReporter {
-  const progress = new ProgressReporter(sample, {
-    terminal: Deno.stderr.isTerminal(),
-    sink: {
-      status: (text) => setStatusLine(fitTerminal(text)),
-      line: (f) => log.info("progress", f),
-    },
-  });
-  progress.start();
-  return progress;
-}
-
-/** A status line longer than the terminal would wrap, and "\r" would then clear its last row only. */
-function fitTerminal(text: string): string {
-  try {
-    const { columns } = Deno.consoleSize();
-    return columns > 1 ? text.slice(0, columns - 1) : text;
-  } catch {
-    return text; // no size to be had: the line as it is
-  }
-}
-
-/**
- * What a generation has done so far. "Found" is what the feeders handed to the checks: those
- * checked, and those waiting in or going through a check stage. The walk is not counted ahead,
- * since the bounded queues hold it back; so "found" grows with the run.
- */
-function generationCounters(generation: Generation): Counters {
-  const summary = generation.summary();
-  let checking = 0;
-  for (const site of generation.sites) {
-    checking += site.queueLengths().checksum + site.inFlight().checksum;
-  }
-  return {
-    found: summary.checked + checking,
-    checked: summary.checked,
-    uploaded: summary.uploaded,
-    bytes: summary.bytes,
-    errors: summary.errors,
-  };
-}
-
-/** The verify reports so far, the one in progress included. */
-function verifyCounters(reports: readonly SiteReport[]): Counters {
-  const total = (pick: (report: SiteReport) => number) =>
-    reports.reduce((sum, report) => sum + pick(report), 0);
-  return {
-    found: total((r) => r.found),
-    checked: total((r) => r.checked),
-    mismatches: total((r) => r.mismatches),
-    bytes: total((r) => r.bytesHashed),
-    errors: total((r) => r.errors),
-  };
 }
 
 async function configSource(flags: Flags): Promise<ConfigSource> {
