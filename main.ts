@@ -41,7 +41,7 @@ import {
   verifyJson,
 } from "./src/verify/report.ts";
 import { verifyConfig } from "./src/verify/verify.ts";
-import { onStopSignals, signalRoles } from "./src/lib/signals.ts";
+import { listen, onStopSignals, signalRoles } from "./src/lib/signals.ts";
 
 export const VERSION: string = denoConfig.version;
 
@@ -227,7 +227,7 @@ async function runService(
   };
   onStopSignals(stop);
   for (const signal of signalRoles().reload) {
-    Deno.addSignalListener(signal, () => {
+    listen(signal, () => {
       log.info(`${signal} received, reloading`);
       daemon.requestReload(false);
     });

@@ -18,5 +18,17 @@ export function signalRoles(os: string = Deno.build.os): SignalRoles {
 
 /** Calls `onStop` with the signal's name for each stop signal of this system. */
 export function onStopSignals(onStop: (signal: Deno.Signal) => void): void {
-  for (const signal of signalRoles().stop) Deno.addSignalListener(signal, () => onStop(signal));
+  for (const signal of signalRoles().stop) listen(signal, () => onStop(signal));
+}
+
+/**
+ * Listens for `signal` where the system lets us. Deno added Windows listeners for SIGTERM and
+ * SIGHUP in 2.7; a runtime that refuses one must not stop the daemon from starting.
+ */
+export function listen(signal: Deno.Signal, handler: () => void): void {
+  try {
+    Deno.addSignalListener(signal, handler);
+  } catch {
+    // Not a signal this system delivers: nothing will come.
+  }
 }
