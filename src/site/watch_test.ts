@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
+import { posix, win32 } from "node:path";
 import { withDeadline } from "../lib/deadline.ts";
+import { LocalPaths } from "../lib/local_paths.ts";
 import { setLogLevel } from "../lib/log.ts";
 import type { FollowSymlinks } from "../config/types.ts";
 import { LinkWatches, MAX_LINK_WATCHES } from "./link_watch.ts";
 import { SiteLinks } from "./links.ts";
 import { walkInKeyOrder } from "./walk.ts";
-import { type Watched, watchSite } from "./watch.ts";
+import { pathsIn, type Watched, watchSite } from "./watch.ts";
 
 setLogLevel("error");
 
@@ -250,4 +252,17 @@ Deno.test("LinkWatches keeps at most MAX_LINK_WATCHES watches behind links", LIN
     await watches.close();
   }
   assert.equal(watches.size, 0);
+});
+
+Deno.test("the watcher names event paths through the one path module, Windows paths included", () => {
+  const windows = new LocalPaths("C:\\data", win32);
+  const links = new SiteLinks("C:\\data");
+  assert.deepEqual(pathsIn(links, windows, "C:\\data\\photos\\a.jpg"), ["photos/a.jpg"]);
+  assert.deepEqual(pathsIn(links, windows, "\\\\?\\C:\\data\\b.txt"), ["b.txt"]);
+  assert.deepEqual(pathsIn(links, windows, "C:\\data"), []);
+  assert.deepEqual(pathsIn(links, windows, "C:\\database\\x"), []);
+  const macos = new LocalPaths("/private/tmp/site", posix);
+  const macLinks = new SiteLinks("/private/tmp/site");
+  assert.deepEqual(pathsIn(macLinks, macos, "/private/tmp/site/a b.txt"), ["a b.txt"]);
+  assert.deepEqual(pathsIn(macLinks, macos, "/tmp/site/a.txt"), []);
 });
