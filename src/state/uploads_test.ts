@@ -71,29 +71,35 @@ Deno.test("UploadBook of a store that cannot be opened remembers nothing, and ev
   store.close();
 });
 
-// The uploads table as earlier versions created it: without mtime and encryption, then without
-// encryption only.
+/**
+ * A state folder whose uploads table is as an earlier version made it, holding one row: without
+ * `encryption`, and without `mtime` and `acl` unless asked for.
+ */
+async function oldUploadsTable({ acl, mtime }: { acl: boolean; mtime: boolean }): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  StateStore.open(dir).close();
+  const db = new DatabaseSync(`${dir}/${STATE_FILE}`);
+  db.exec("DROP TABLE uploads");
+  db.exec(`CREATE TABLE uploads (
+    site TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL, part_size INTEGER NOT NULL,
+    size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
+    storage_class TEXT NOT NULL, content_type TEXT NOT NULL, ${acl ? "acl TEXT," : ""}
+    label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL, ${mtime ? "mtime TEXT," : ""}
+    PRIMARY KEY (site, key)
+  ) WITHOUT ROWID`);
+  db.prepare(
+    "INSERT INTO uploads VALUES ('s', 'k', 'u0', 8, 20, 1, 2, 3, 'STANDARD', 'a/b', " +
+      `${acl ? "NULL, " : ""}'m', 'e-3', 0${mtime ? ", '1.5'" : ""})`,
+  ).run();
+  db.close();
+  return dir;
+}
+
+// Without mtime and encryption, then without encryption only.
 for (const mtime of [false, true]) {
   const what = mtime ? "an encryption" : "an mtime or an encryption";
   Deno.test(`UploadBook reads a store made before uploads had ${what}: its records have none`, async () => {
-    const dir = await Deno.makeTempDir();
-    StateStore.open(dir).close();
-    const db = new DatabaseSync(`${dir}/${STATE_FILE}`);
-    db.exec("DROP TABLE uploads");
-    db.exec(`CREATE TABLE uploads (
-      site TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL, part_size INTEGER NOT NULL,
-      size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
-      storage_class TEXT NOT NULL, content_type TEXT NOT NULL, acl TEXT,
-      label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL, ${mtime ? "mtime TEXT," : ""}
-      PRIMARY KEY (site, key)
-    ) WITHOUT ROWID`);
-    db.prepare(
-      "INSERT INTO uploads VALUES ('s', 'k', 'u0', 8, 20, 1, 2, 3, 'STANDARD', 'a/b', " +
-        `NULL, 'm', 'e-3', 0${mtime ? ", '1.5'" : ""})`,
-    ).run();
-    db.close();
-
-    const store = StateStore.open(dir);
+    const store = StateStore.open(await oldUploadsTable({ acl: true, mtime }));
     const book = store.forSite("s").uploads;
     assert.equal(book.get("k")?.record.mtime, mtime ? "1.5" : undefined);
     assert.equal(book.get("k")?.record.encryption, undefined);
@@ -106,23 +112,7 @@ for (const mtime of [false, true]) {
 }
 
 Deno.test("UploadBook reads a store made before uploads recorded their ACL", async () => {
-  const dir = await Deno.makeTempDir();
-  StateStore.open(dir).close();
-  const db = new DatabaseSync(`${dir}/${STATE_FILE}`);
-  db.exec("DROP TABLE uploads");
-  db.exec(`CREATE TABLE uploads (
-    site TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL, part_size INTEGER NOT NULL,
-    size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
-    storage_class TEXT NOT NULL, content_type TEXT NOT NULL,
-    label_md5 TEXT, label_etag TEXT, started_at_ms REAL NOT NULL,
-    PRIMARY KEY (site, key)
-  ) WITHOUT ROWID`);
-  db.prepare(
-    "INSERT INTO uploads VALUES ('s', 'k', 'u0', 8, 20, 1, 2, 3, 'STANDARD', 'a/b', 'm', 'e-3', 0)",
-  ).run();
-  db.close();
-
-  const store = StateStore.open(dir);
+  const store = StateStore.open(await oldUploadsTable({ acl: false, mtime: false }));
   const book = store.forSite("s").uploads;
   assert.equal(book.get("k")?.record.acl, undefined);
   book.start(RECORD);
