@@ -13,7 +13,8 @@ import { setLogLevel } from "../src/lib/log.ts";
 import { MiB, PART_SIZE } from "../src/pipeline/etag.ts";
 import { copyObject } from "../src/pipeline/copy.ts";
 import { type FileDigest, hashFile } from "../src/pipeline/hash.ts";
-import { FileChangedError, uploadFile } from "../src/pipeline/transfer.ts";
+import { FileChangedError } from "../src/pipeline/file_reads.ts";
+import { uploadFile } from "../src/pipeline/transfer.ts";
 import { createS3Store } from "../src/store/s3.ts";
 import {
   bytes,

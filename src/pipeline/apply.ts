@@ -16,7 +16,8 @@ import { type LocalFile, statFile } from "./check.ts";
 import { compareContent } from "./compare.ts";
 import type { Action, SiteContext } from "./context.ts";
 import { copyObject, sourceChanged } from "./copy.ts";
-import { FileChangedError, type Hashed, uploadFile } from "./transfer.ts";
+import { FileChangedError } from "./file_reads.ts";
+import { type Hashed, uploadFile } from "./transfer.ts";
 
 export interface ApplyResult {
   /** Look at the path again: it changed meanwhile. */

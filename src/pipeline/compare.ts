@@ -16,7 +16,7 @@ import { CustomerKeyRefused } from "../store/sse.ts";
 import type { ObjectInfo, ObjectStore, RemoteObject } from "../store/types.ts";
 import { candidatePartSizes, isMultipart, parseEtag, partSizeFor } from "./etag.ts";
 import type { FileDigest } from "./hash.ts";
-import { MD5_METADATA } from "./transfer.ts";
+import { MD5_METADATA } from "./metadata.ts";
 
 export type Verdict = "same" | "different" | "unknown";
 

@@ -30,10 +30,6 @@ import { contentMetadata, formatMtime } from "./metadata.ts";
 import { sendParts } from "./parts.ts";
 import { findResumable, type ResumeOptions, ResumeRefused } from "./resume.ts";
 
-export { FileChangedError, UPLOAD_MEMORY } from "./file_reads.ts";
-export { MD5_METADATA } from "./metadata.ts";
-export { PART_CONCURRENCY } from "./parts.ts";
-
 export function contentTypeOf(path: string): string {
   return mime.getType(path) ?? "application/octet-stream";
 }
