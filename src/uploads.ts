@@ -11,7 +11,8 @@ import { AdaptiveConcurrency, type Change } from "./lib/concurrency.ts";
 import { Limiter } from "./lib/limiter.ts";
 import { log } from "./lib/log.ts";
 import { paceAll, TokenBucket } from "./lib/token_bucket.ts";
-import { endpointOf, type UploadHooks } from "./store/s3.ts";
+import type { UploadHooks } from "./store/s3.ts";
+import { endpointOf } from "./store/s3_client.ts";
 
 /** Where "auto" starts: the Go tool's default, right for most links, and grown from there. */
 export const AUTO_INITIAL = 10;

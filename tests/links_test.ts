@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { exchange, NoAnswerError } from "../src/store/exchange.ts";
-import { createS3Client, S3Error, S3Store } from "../src/store/s3.ts";
+import { S3Store } from "../src/store/s3.ts";
+import { createS3Client } from "../src/store/s3_client.ts";
+import { S3Error } from "../src/store/s3_error.ts";
 import { MiB } from "../src/pipeline/etag.ts";
 import {
   bytes,

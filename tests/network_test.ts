@@ -13,7 +13,8 @@ import assert from "node:assert/strict";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { PART_SIZE } from "../src/pipeline/etag.ts";
 import { createHash } from "node:crypto";
-import { createS3Store, S3Error } from "../src/store/s3.ts";
+import { createS3Store } from "../src/store/s3.ts";
+import { S3Error } from "../src/store/s3_error.ts";
 import { HttpProxy } from "./http_proxy.ts";
 import { makeTestCa, type TestCa, TlsFront } from "./tls_front.ts";
 import {

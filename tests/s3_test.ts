@@ -12,7 +12,8 @@ import {
   PutBucketPolicyCommand,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
-import { createS3Store, S3Error } from "../src/store/s3.ts";
+import { createS3Store } from "../src/store/s3.ts";
+import { S3Error } from "../src/store/s3_error.ts";
 import { candidatePartSizes, MiB, parseEtag, PART_SIZE } from "../src/pipeline/etag.ts";
 import { hashFile } from "../src/pipeline/hash.ts";
 import { copyObject, sourceChanged } from "../src/pipeline/copy.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { S3Error } from "../store/s3.ts";
+import { S3Error } from "../store/s3_error.ts";
 import { xmlCanCarry } from "../store/s3_http.ts";
 import type { ObjectStore } from "../store/types.ts";
 

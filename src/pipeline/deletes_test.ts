@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DeleteBatcher, DeleteRefused } from "./deletes.ts";
-import { S3Error } from "../store/s3.ts";
+import { S3Error } from "../store/s3_error.ts";
 import type { ObjectStore } from "../store/types.ts";
 
 /** Only what the batcher uses; the rest is never called. */

@@ -14,7 +14,7 @@ import { errorMessage, isBusy, isNotFound } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { ErrorScope, SiteStats } from "../pipeline/context.ts";
 import { DeleteRefused } from "../pipeline/deletes.ts";
-import { S3Error } from "../store/s3.ts";
+import { S3Error } from "../store/s3_error.ts";
 import type { DuePaths } from "./due.ts";
 import { describeFsError } from "./walk.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { SiteConfig } from "../config/types.ts";
 import { SiteStats } from "../pipeline/context.ts";
 import { DeleteRefused } from "../pipeline/deletes.ts";
-import { S3Error } from "../store/s3.ts";
+import { S3Error } from "../store/s3_error.ts";
 import { DuePaths } from "./due.ts";
 import { Jobs, type JobsHost } from "./jobs.ts";
 

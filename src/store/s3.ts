@@ -30,9 +30,6 @@ import type {
   UploadedPart,
 } from "./types.ts";
 
-export { createS3Client, endpointOf, type S3Settings } from "./s3_client.ts";
-export { S3Error } from "./s3_error.ts";
-
 /** What the generation wants told about, and to decide on, each upload: concurrency and rate. */
 export type UploadHooks = Pick<HttpOptions, "observe" | "pace">;
 

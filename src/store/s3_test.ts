@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { S3Error } from "./s3.ts";
+import { S3Error } from "./s3_error.ts";
 import { S3HttpError } from "./s3_http.ts";
 import { isRetryable } from "./retry.ts";
 

@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { CustomerKey } from "../config/encryption.ts";
 import { setLogLevel } from "../lib/log.ts";
 import type { Encryption } from "../config/types.ts";
-import { createS3Store, type S3Settings } from "./s3.ts";
+import { createS3Store } from "./s3.ts";
+import type { S3Settings } from "./s3_client.ts";
 import { CustomerKeyRefused } from "./sse.ts";
 import type { ObjectStore } from "./types.ts";
 

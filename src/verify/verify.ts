@@ -22,7 +22,8 @@ import { SiteLinks } from "../site/links.ts";
 import { describeFsError, isReadableFolder, walkInKeyOrder } from "../site/walk.ts";
 import { ListingStore } from "../state/listing.ts";
 import { sameStamp } from "../state/store.ts";
-import { createS3Store, S3Error } from "../store/s3.ts";
+import { createS3Store } from "../store/s3.ts";
+import { S3Error } from "../store/s3_error.ts";
 import type { ObjectStore, RemoteObject } from "../store/types.ts";
 import { type Finding, type Kind, SiteReport } from "./report.ts";
 
