@@ -126,3 +126,8 @@ export async function hasStoredName(
 ): Promise<boolean> {
   return flavour.basename(await realPath(path)) === flavour.basename(path);
 }
+
+/** `path` is `dir` or under it (both absolute POSIX paths, links resolved). */
+export function isInside(path: string, dir: string): boolean {
+  return dir === "/" || path === dir || path.startsWith(`${dir}/`);
+}

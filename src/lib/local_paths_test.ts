@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { posix, win32 } from "node:path";
-import { hasStoredName, LocalPaths, namesIgnoreCase, normaliseRoot } from "./local_paths.ts";
+import {
+  hasStoredName,
+  isInside,
+  LocalPaths,
+  namesIgnoreCase,
+  normaliseRoot,
+} from "./local_paths.ts";
 
 Deno.test("normaliseRoot accepts each flavour's absolute forms and trims trailing separators", () => {
   assert.equal(normaliseRoot("/data/", posix), "/data");
@@ -90,4 +96,11 @@ Deno.test("hasStoredName() tells a case-only rename from the file itself", async
   assert.equal(await hasStoredName("C:\\d\\Photo.JPG", stored("photo.jpg"), win32), false);
   const real = (path: string) => Promise.resolve(path.replace("/tmp/", "/private/tmp/"));
   assert.equal(await hasStoredName("/tmp/a.txt", real, posix), true);
+});
+
+Deno.test("isInside() takes a folder and what is under it, not a sibling that shares a prefix", () => {
+  assert.equal(isInside("/data/a", "/data"), true);
+  assert.equal(isInside("/data", "/data"), true);
+  assert.equal(isInside("/data2/a", "/data"), false);
+  assert.equal(isInside("/anything", "/"), true);
 });

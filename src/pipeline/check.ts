@@ -10,7 +10,7 @@
 
 import type { FollowSymlinks } from "../config/types.ts";
 import { isNotFound } from "../lib/errors.ts";
-import { hasStoredName, namesIgnoreCase } from "../lib/local_paths.ts";
+import { hasStoredName, isInside, namesIgnoreCase } from "../lib/local_paths.ts";
 import { log } from "../lib/log.ts";
 import { certifies, type FileStamp } from "../state/store.ts";
 import type { RemoteObject } from "../store/types.ts";
@@ -80,7 +80,7 @@ export async function statFile(path: string, links?: LinkRule): Promise<LocalFil
 /** Whether the link at `path` leads into `root` (both taken as they are now, links resolved). */
 async function insideTree(path: string, root: string): Promise<boolean> {
   const [real, realRoot] = await Promise.all([Deno.realPath(path), Deno.realPath(root)]);
-  return realRoot === "/" || real.startsWith(`${realRoot}/`);
+  return real !== realRoot && isInside(real, realRoot);
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 
 import type { FollowSymlinks } from "../config/types.ts";
+import { isInside } from "../lib/local_paths.ts";
 import { log } from "../lib/log.ts";
 import type { LinkRule } from "../pipeline/check.ts";
 
@@ -20,11 +21,6 @@ export function folderId(info: Deno.FileInfo): string {
 export type Target =
   | { readonly kind: "file"; readonly real: string }
   | { readonly kind: "folder"; readonly real: string; readonly id: string };
-
-/** `path` is `dir` or under it (both absolute and real). */
-export function isInside(path: string, dir: string): boolean {
-  return dir === "/" || path === dir || path.startsWith(`${dir}/`);
-}
 
 /** The folder that holds `path` (absolute): "/" for a top-level one, "" for "/" itself. */
 function parentOf(path: string): string {
