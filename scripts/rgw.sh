@@ -3,7 +3,7 @@
 # Facts and pitfalls behind the settings below: /work/shared/S3-SERVERS.md.
 #
 #   rgw.sh install          install the Debian packages if missing (root)
-#   rgw.sh start [PORT]     start mon + memstore osd + radosgw; print KEY=VALUE lines on stdout
+#   rgw.sh start [PORT]     start mon + osd (memstore, or RGW_STORE=bluestore) + radosgw; print KEY=VALUE lines on stdout
 #   rgw.sh stop DIR         stop the instance living in DIR and remove DIR
 set -euo pipefail
 
@@ -14,6 +14,8 @@ readonly ATTEMPTS=3
 readonly DEFAULT_PORT=7480
 readonly DEFAULT_MON_PORT=6789
 readonly DEFAULT_MEMSTORE_BYTES=6442450944
+# Sparse: a file-backed BlueStore takes disk only for what it stores.
+readonly DEFAULT_BLOCK_BYTES=68719476736
 # Marks a folder as ours, so `stop` never rm -rf's a folder it was handed by mistake.
 readonly MARKER=.s3sync-rgw
 # Serialises port picking (and apt) between instances started at the same moment. A dot file, so that a
@@ -34,7 +36,12 @@ Usage: rgw.sh install | start [PORT] | stop DIR | --help
                   AWS_REGION=us-east-1  RGW_DIR=...
                 so `eval "$(scripts/rgw.sh start)"` works. Progress goes to stderr.
                 Env: RGW_ACCESS_KEY, RGW_SECRET_KEY (default: random),
-                     RGW_MEMSTORE_BYTES (default 6442450944; data is kept in RAM).
+                     RGW_STORE: memstore (default; data in RAM, about 19 KiB of it an object) or
+                       bluestore (data in a sparse file in the instance's folder, for a million objects),
+                     RGW_MEMSTORE_BYTES (default 6442450944), RGW_BLOCK_BYTES (bluestore's file size,
+                       default 68719476736; only what is written takes space), RGW_BLOCK_DIR (where
+                       that file goes, default the instance's folder; /dev/shm keeps it in RAM, where
+                       writes wait for no disk).
   stop DIR      Stop the processes whose PID files are in DIR, then remove DIR. Safe to repeat.
 EOF
 }
@@ -233,9 +240,8 @@ paxos_propose_interval = 0.05
 admin_socket = $dir/run/\$name.asok
 
 [osd]
-osd_objectstore = memstore
 osd_data = $dir/osd
-memstore_device_bytes = $memstore_bytes
+$(store_conf)
 # The OSD placing itself in CRUSH at boot sometimes failed ("wrong fsid"); we place it before starting.
 osd_crush_update_on_start = false
 osd_class_update_on_start = false
@@ -257,6 +263,23 @@ rgw_crypt_require_ssl = false
 rgw_crypt_s3_kms_backend = testing
 rgw_crypt_s3_kms_encryption_keys = s3sync-test-key=$(head -c 32 /dev/urandom | base64)
 EOF
+}
+
+store_conf() {
+  if [[ "$store" == memstore ]]; then
+    printf 'osd_objectstore = memstore\nmemstore_device_bytes = %s\n' "$memstore_bytes"
+    return
+  fi
+  # BlueStore on a plain file, as Ceph's vstart.sh does. The file is not in osd/: mkfs makes osd/block
+  # a link to it. Its cache is kept small, as the host also runs the client under test.
+  cat <<CONF
+osd_objectstore = bluestore
+bluestore_block_path = $block_dir/$(basename "$dir").block
+bluestore_block_create = true
+bluestore_block_size = $block_bytes
+bluestore_fsck_on_mount = false
+osd_memory_target = 1073741824
+CONF
 }
 
 # One attempt, run in a subshell with errexit: any failing step fails the attempt, and the caller cleans up.
@@ -336,6 +359,12 @@ cmd_start() {
   fi
   memstore_bytes=${RGW_MEMSTORE_BYTES:-$DEFAULT_MEMSTORE_BYTES}
   [[ "$memstore_bytes" =~ ^[0-9]+$ ]] || die "RGW_MEMSTORE_BYTES must be a number of bytes"
+  store=${RGW_STORE:-memstore}
+  [[ "$store" == memstore || "$store" == bluestore ]] || die "RGW_STORE must be memstore or bluestore, got \"$store\""
+  block_bytes=${RGW_BLOCK_BYTES:-$DEFAULT_BLOCK_BYTES}
+  [[ "$block_bytes" =~ ^[0-9]+$ ]] || die "RGW_BLOCK_BYTES must be a number of bytes"
+  block_dir_setting=${RGW_BLOCK_DIR:-}
+  [[ -z "$block_dir_setting" || -d "$block_dir_setting" ]] || die "RGW_BLOCK_DIR $block_dir_setting is not a folder"
   access_key=${RGW_ACCESS_KEY:-$(random_string 'A-Z0-9' 20)}
   secret_key=${RGW_SECRET_KEY:-$(random_string 'A-Za-z0-9' 40)}
 
@@ -351,6 +380,7 @@ cmd_start() {
     # Canonical, as `stop` resolves it too: the daemons' command lines must match it (see is_ours).
     dir="$(cd "$(mktemp -d /tmp/s3sync-rgw.XXXXXX)" && pwd -P)"
     touch "$dir/$MARKER"
+    block_dir="$(cd "${block_dir_setting:-$dir}" && pwd -P)"
     port="" mon_port=""
     # errexit is ignored inside a subshell that is part of a condition, so run it plainly and collect rc.
     # Job control gives the attempt its own process group, which on_interrupt kills with its children.
@@ -440,6 +470,10 @@ cmd_stop() {
     mapfile -t pids < <(ours_in "$target" "$name")
     terminate "$target" "${pids[@]}"
   done
+  # A BlueStore file kept elsewhere (RGW_BLOCK_DIR) is named after this folder: osd/block links to it.
+  local block
+  block="$(readlink "$target/osd/block" 2>/dev/null)" || true
+  if [[ "$block" == */"$(basename "$target").block" && -f "$block" ]]; then rm -f -- "$block"; fi
   rm -rf -- "$target"
 }
 

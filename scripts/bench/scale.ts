@@ -5,29 +5,58 @@
  * the same initial sync at 10,000 files shows how CPU per file grows with N. `aws s3 sync` and
  * `rclone sync` do the initial sync and a second run with nothing changed on the same N; a bare
  * sequential ListObjectsV2 loop plus reading every file is the floor of a restart ("list + read").
+ * A bare PutObject loop at both sizes gives the server's own pace there, since RGW slows down as a
+ * bucket grows: the slope that counts is our share of that loop's rate, at N against 10,000.
  * @module
  */
 
 import type { DataSet } from "./data.ts";
 import { Random, touchSample } from "./data.ts";
 import type { Timed } from "./proc.ts";
-import { countObjects, dropBucket, freshBucket } from "./s3.ts";
+import { dropBucket, freshBucket } from "./s3.ts";
 import {
   caseName,
   checkChanged,
   type Context,
   dataSet,
-  failed,
   fmtCount,
   progress,
   runInvocation,
   scale,
-  type Spec,
   syncOnce,
 } from "./scenarios.ts";
-import { rotations, type Row, summarize } from "./stats.ts";
-import { freePort, listAndRead, memoryOnceIdle } from "./scale_probes.ts";
-import { daemonWatching, describe, oursOnce, type Tool, writeDaemonConfig } from "./tools.ts";
+import { rotations, summarize } from "./stats.ts";
+import { freePort, listAndRead, memoryOnceIdle, putLoopRate } from "./scale_probes.ts";
+import {
+  at,
+  attempt,
+  checkStored,
+  checkUploads,
+  CPU,
+  LIST_ONLY,
+  LIST_READ,
+  LOOP,
+  MARGINAL,
+  NO_STATE,
+  PEAK,
+  PER_FILE,
+  RATE,
+  READ_ONLY,
+  record,
+  RSS,
+  SECONDS,
+  SHARE,
+  type Who,
+  WITH_STATE,
+} from "./scale_rows.ts";
+import {
+  daemonWatching,
+  describe,
+  oursOnce,
+  type Tool,
+  UPLOAD_WORKERS,
+  writeDaemonConfig,
+} from "./tools.ts";
 
 /** `--files` when not given; `--timeout` counts per this many files in this scenario. */
 export const SCALE_FILES = 100_000;
@@ -36,34 +65,6 @@ const SLOPE_FILES = 10_000;
 const FILE_SIZE = 64;
 /** s3cmd syncs one file at a time: a million would take hours. */
 const SCALE_PEERS = ["aws s3 sync", "rclone sync"];
-
-const RATE = "objects/s";
-const PER_FILE = "CPU ms a file";
-const SECONDS = "s";
-const CPU = "CPU s";
-const PEAK = "MiB peak";
-const RSS = "MiB";
-const MARGINAL = "CPU ms a file, marginal";
-
-type Who = { readonly name: string; readonly kind: Row["kind"] };
-
-const WITH_STATE: Who = { name: "s3sync-service, with its state store", kind: "ours" };
-const NO_STATE: Who = { name: "s3sync-service, state_dir deleted first", kind: "ours" };
-const LIST_READ = "reference: list + read (ListObjectsV2 loop, then a walk reading every file)";
-const LIST_ONLY = "reference: the ListObjectsV2 loop alone";
-const READ_ONLY = "reference: the walk reading every file alone";
-
-function at(kase: string, who: Who | string, unit: string): Spec {
-  const { name, kind } = typeof who === "string" ? { name: who, kind: "reference" as const } : who;
-  return {
-    scenario: 8,
-    case: kase,
-    tool: name,
-    kind,
-    unit,
-    better: unit === RATE ? "higher" : "lower",
-  };
-}
 
 interface Cases {
   readonly initial: string;
@@ -97,8 +98,10 @@ function declareRows(ctx: Context, cases: Cases): void {
   const oursTwice = ours.length ? [WITH_STATE, NO_STATE] : [];
   const rows: [string | undefined, readonly (Who | string)[], string[]][] = [
     [cases.initial, [...ours, ...peers], [RATE, PER_FILE, PEAK]],
+    [cases.initial, ours.length ? [LOOP] : [], [RATE]],
     [cases.small, ours, [RATE, PER_FILE, PEAK]],
-    [cases.slope, ours, ["x", MARGINAL]],
+    [cases.small, ours.length ? [LOOP] : [], [RATE]],
+    [cases.slope, ours, ["x", MARGINAL, SHARE]],
     [cases.unchanged, [...oursTwice, ...peers, LIST_READ, LIST_ONLY, READ_ONLY], [SECONDS]],
     [cases.unchanged, [...oursTwice, ...peers], [PEAK, CPU]],
     [cases.rewritten, ours, [SECONDS, PEAK, CPU]],
@@ -145,58 +148,15 @@ export async function scenario8(outer: Context, files: number): Promise<void> {
           fmtCount(n - small!.files.length)
         } files: what one more file costs, start-up left out`,
       );
+      ctx.results.note(
+        at(cases.slope, ours, SHARE),
+        `(our objects/s / the loop's) at ${fmtCount(n)} over the same at ${
+          fmtCount(small!.files.length)
+        }: 1 is a flat cost per file on a server that slows as its bucket grows`,
+      );
       progress(`scale: CPU ${text}; ratio ${(atN.median / atSmall.median).toFixed(2)}`);
     }
   }
-}
-
-/** Runs `fn`; a failure is noted on `row` (and on stderr) and gives undefined. */
-async function attempt<T>(
-  ctx: Context,
-  row: Spec,
-  r: number,
-  fn: () => Promise<T>,
-): Promise<T | undefined> {
-  try {
-    return await fn();
-  } catch (err) {
-    failed(ctx, row, r, err);
-    return undefined;
-  }
-}
-
-/** The rows of one finished sync: a rate and CPU per file for an initial sync, else seconds. */
-function record(ctx: Context, kase: string, who: Who, out: Timed, initialFiles?: number): void {
-  const mib = (out.peakKiB ?? NaN) / 1024;
-  if (initialFiles) {
-    ctx.results.add(at(kase, who, RATE), initialFiles / out.seconds);
-    ctx.results.add(at(kase, who, PER_FILE), (out.cpuSeconds ?? NaN) * 1000 / initialFiles);
-  } else {
-    ctx.results.add(at(kase, who, SECONDS), out.seconds);
-    ctx.results.add(at(kase, who, CPU), out.cpuSeconds ?? NaN);
-  }
-  ctx.results.add(at(kase, who, PEAK), mib);
-  progress(
-    `${kase}: ${who.name}: ${out.seconds.toFixed(2)} s, CPU ${
-      out.cpuSeconds?.toFixed(2) ?? "?"
-    } s, peak ${mib.toFixed(0)} MiB`,
-  );
-}
-
-/** Our `--once` summary says how many files it uploaded; a mismatch is noted on the row. */
-function checkUploads(ctx: Context, row: Spec, r: number, out: Timed, expected: number): void {
-  const found = out.tail.match(/checked \d+ files, uploaded (\d+) /g)?.at(-1);
-  const uploaded = found ? Number(found.match(/uploaded (\d+)/)![1]) : undefined;
-  if (uploaded === undefined) {
-    ctx.results.note(row, `run ${r + 1}: no --once summary in its output`);
-  } else if (uploaded !== expected) {
-    ctx.results.note(row, `run ${r + 1}: uploaded ${uploaded}, expected ${expected}`);
-  }
-}
-
-async function checkStored(ctx: Context, row: Spec, r: number, bucket: string, n: number) {
-  const stored = await countObjects(ctx.client, bucket);
-  if (stored !== n) ctx.results.note(row, `run ${r + 1}: ${stored} of ${n} objects stored`);
 }
 
 /** Our daemon's `--once` with its own state folder (never the user's), peak RSS and CPU watched. */
@@ -238,6 +198,26 @@ async function oursInitial(
   return { out, bucket, config, stateDir };
 }
 
+/**
+ * The bare PutObject loop over `set`: our objects/s of `synced` over the loop's, or NaN. Run while
+ * no bucket of ours is held, so that the server has only the loop's objects to keep.
+ */
+async function shareOfLoop(
+  ctx: Context,
+  kase: string,
+  set: DataSet,
+  synced: Synced | undefined,
+  r: number,
+): Promise<number> {
+  const loop = await attempt(ctx, at(kase, LOOP, RATE), r, async () => {
+    const rate = await putLoopRate(ctx.client, ctx.linked, set, UPLOAD_WORKERS);
+    ctx.results.add(at(kase, LOOP, RATE), rate);
+    progress(`${kase}: ${LOOP}: ${rate.toFixed(0)} objects/s`);
+    return rate;
+  });
+  return synced && loop ? set.files.length / synced.out.seconds / loop : NaN;
+}
+
 async function oursRuns(
   ctx: Context,
   cases: Cases,
@@ -247,11 +227,12 @@ async function oursRuns(
 ): Promise<void> {
   const ours = ctx.tools.find((t) => t.kind === "ours")!;
   const cpu = (synced: Synced | undefined) => synced?.out.cpuSeconds ?? NaN;
-  let cpuSmall = NaN;
+  let cpuSmall = NaN, shareSmall = NaN;
   if (small && cases.small) {
     const synced = await oursInitial(ctx, cases.small, small, "scale-small", r);
     if (synced) await dropBucket(ctx.client, synced.bucket);
     cpuSmall = cpu(synced);
+    shareSmall = await shareOfLoop(ctx, cases.small, small, synced, r);
   }
 
   const synced = await oursInitial(ctx, cases.initial, big, "scale", r);
@@ -322,6 +303,9 @@ async function oursRuns(
   } finally {
     await dropBucket(ctx.client, bucket);
   }
+  // Last, so that a run stopped for time still has every figure of our own.
+  const share = await shareOfLoop(ctx, cases.initial, big, synced, r);
+  if (cases.slope) ctx.results.add(at(cases.slope, ours, SHARE), share / shareSmall);
 }
 
 async function peerRuns(
