@@ -16,8 +16,8 @@ function fmt(value: number): string {
 }
 
 /**
- * The reference a row is read against: the list+walk in its case (list+read in scenario 8), or the
- * SDK floor (scenario 7).
+ * The reference a row is read against: the list+walk in its case (in scenario 8, list+read for times
+ * and the PutObject loop for rates), or the SDK floor (scenario 7).
  */
 function reference(rows: readonly Row[], row: Row): { label: string; median: number } | undefined {
   if (row.kind === "reference") return undefined;
@@ -28,7 +28,11 @@ function reference(rows: readonly Row[], row: Row): { label: string; median: num
     const s = summarize(other.values);
     if (!s) continue;
     return {
-      label: other.scenario === 7 ? "floor" : other.scenario === 8 ? "list+read" : "list+walk",
+      label: other.scenario === 7
+        ? "floor"
+        : other.scenario === 8
+        ? (other.tool.includes("PutObject loop") ? "loop" : "list+read")
+        : "list+walk",
       median: s.median,
     };
   }
