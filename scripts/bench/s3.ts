@@ -163,3 +163,24 @@ export async function putLoop(
     );
   });
 }
+
+/**
+ * Seconds of `putLoop` over `files` into a fresh bucket, which is dropped afterwards (outside the
+ * timing): the server's own pace, without our work.
+ */
+export async function timedPutLoop(
+  client: S3Client,
+  linked: S3Client,
+  dir: string,
+  files: readonly string[],
+  concurrency: number,
+): Promise<number> {
+  const bucket = await freshBucket(client, "floor");
+  try {
+    const started = performance.now();
+    await putLoop(linked, bucket, dir, files, concurrency);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await dropBucket(client, bucket);
+  }
+}

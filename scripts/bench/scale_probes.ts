@@ -7,7 +7,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { DataSet } from "./data.ts";
 import { Background, procStatusKiB, waitUntil } from "./proc.ts";
-import { countObjects, dropBucket, freshBucket, putLoop } from "./s3.ts";
+import { countObjects } from "./s3.ts";
 
 export interface ListAndRead {
   /** Seconds of the ListObjectsV2 loop. */
@@ -119,25 +119,4 @@ export function freePort(): number {
   const port = listener.addr.port;
   listener.close();
   return port;
-}
-
-/**
- * The server's own pace at this size: a bare SDK PutObject loop over `set`, `concurrency` at a time,
- * into a fresh bucket that is dropped afterwards (outside the timing). RGW slows down as a bucket's
- * index grows, so our rate at N is read as a share of this loop's rate at N. Objects per second.
- */
-export async function putLoopRate(
-  client: S3Client,
-  linked: S3Client,
-  set: DataSet,
-  concurrency: number,
-): Promise<number> {
-  const bucket = await freshBucket(client, "scale-loop");
-  try {
-    const started = performance.now();
-    await putLoop(linked, bucket, set.dir, set.files, concurrency);
-    return set.files.length / ((performance.now() - started) / 1000);
-  } finally {
-    await dropBucket(client, bucket);
-  }
 }

@@ -18,7 +18,15 @@ import {
   writeRandomFile,
 } from "./data.ts";
 import { Background, procStatusKiB, runTimed, sleep, type Timed, waitUntil } from "./proc.ts";
-import { countObjects, dropBucket, freshBucket, headEtag, listAll, pool, putLoop } from "./s3.ts";
+import {
+  countObjects,
+  dropBucket,
+  freshBucket,
+  headEtag,
+  listAll,
+  pool,
+  timedPutLoop,
+} from "./s3.ts";
 import { quantile, type Results, rotations, type Row } from "./stats.ts";
 import {
   daemonWatching,
@@ -552,12 +560,14 @@ export async function scenario7(ctx: Context): Promise<void> {
   ) {
     const kase = caseName(set, "initial sync");
     for (let r = 0; r < ctx.runs; r++) {
-      const bucket = await freshBucket(ctx.client, "floor");
-      const started = performance.now();
-      await putLoop(ctx.linked, bucket, set.dir, set.files, UPLOAD_WORKERS);
-      const seconds = (performance.now() - started) / 1000;
+      const seconds = await timedPutLoop(
+        ctx.client,
+        ctx.linked,
+        set.dir,
+        set.files,
+        UPLOAD_WORKERS,
+      );
       ctx.results.add(spec(7, kase, FLOOR, unit, "higher"), rate(set, seconds));
-      await dropBucket(ctx.client, bucket);
       const md5 = await runTimed(
         ["bash", "-c", `cd '${set.dir}' && find . -type f -print0 | xargs -0 md5sum >/dev/null`],
         { timeoutMs: ctx.timeoutMs },
