@@ -85,19 +85,35 @@ async function repoint(path: string, target: string): Promise<void> {
   await Deno.rename(`${path}.new`, path);
 }
 
+/**
+ * Runs `body` while watchSite() watches `dir/site`, a link to the folder `dir/a`, checking the root
+ * every 50 ms; once the first watch is up. Removes `dir` afterwards.
+ */
+async function watchingLinkedRoot(
+  body: (dir: string, site: FakeSite) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/a`);
+  await Deno.symlink(`${dir}/a`, `${dir}/site`);
+  const site = new FakeSite(`${dir}/site`);
+  const stop = new AbortController();
+  const watching = watchSite(site, stop.signal, { rootCheckMs: 50 });
+  try {
+    await site.until("the first watch", () => site.ups === 1);
+    await body(dir, site);
+  } finally {
+    stop.abort();
+    await watching;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test(
   "watchSite() watches the new folder, and asks for a comparison, when its link is re-pointed",
   LINKS,
-  async () => {
-    const dir = await Deno.makeTempDir();
-    await Deno.mkdir(`${dir}/a`);
-    await Deno.mkdir(`${dir}/b`);
-    await Deno.symlink(`${dir}/a`, `${dir}/site`);
-    const site = new FakeSite(`${dir}/site`);
-    const stop = new AbortController();
-    const watching = watchSite(site, stop.signal, { rootCheckMs: 50 });
-    try {
-      await site.until("the first watch", () => site.ups === 1);
+  () =>
+    watchingLinkedRoot(async (dir, site) => {
+      await Deno.mkdir(`${dir}/b`);
       await Deno.writeTextFile(`${dir}/a/one.txt`, "1");
       await site.until("one.txt due", () => site.due.has("one.txt"));
       // Nothing happens inside either folder: only the periodic check can see the new target.
@@ -109,26 +125,14 @@ Deno.test(
       await site.until("two.txt due", () => site.due.has("two.txt"));
       assert.equal(site.due.has("old.txt"), false);
       assert.deepEqual(site.downs, []);
-    } finally {
-      stop.abort();
-      await watching;
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 );
 
 Deno.test(
   "watchSite() reports a root that is gone without an event, and resumes when it is back",
   LINKS,
-  async () => {
-    const dir = await Deno.makeTempDir();
-    await Deno.mkdir(`${dir}/a`);
-    await Deno.symlink(`${dir}/a`, `${dir}/site`);
-    const site = new FakeSite(`${dir}/site`);
-    const stop = new AbortController();
-    const watching = watchSite(site, stop.signal, { rootCheckMs: 50 });
-    try {
-      await site.until("the first watch", () => site.ups === 1);
+  () =>
+    watchingLinkedRoot(async (dir, site) => {
       // The watch is on the link's target, which sees nothing of the link's removal.
       await Deno.remove(`${dir}/site`);
       await site.until("the outage", () => site.downs.length === 1);
@@ -141,12 +145,7 @@ Deno.test(
       assertReconciles(site, 1);
       await Deno.writeTextFile(`${dir}/a/back.txt`, "back");
       await site.until("back.txt due", () => site.due.has("back.txt"));
-    } finally {
-      stop.abort();
-      await watching;
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 );
 
 Deno.test("watchSite() stops as soon as its signal aborts, with the default check period", async () => {
